@@ -1,0 +1,1 @@
+"""Halls, staff and bookings without double booking — built by the bookings issue."""

@@ -1,0 +1,116 @@
+"""The HTTP client every connector builds on.
+
+One requests Session per client, timeouts always, responses turned into the engine's
+typed errors (retryable vs fatal), 429/503 Retry-After honoured (short waits in place,
+long ones handed to the outbox as the next attempt time), PII-masked logs, metrics hooks.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from connectors.base import metrics
+from connectors.base.ratelimit import RateLimiter
+from hub.logging import mask_text
+from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError
+
+log = logging.getLogger(__name__)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpClient:
+    """Subclass per system; override ``auth_headers`` and ``error_message`` as needed."""
+
+    system = "http"
+    timeout: tuple[float, float] = (5.0, 30.0)  # connect, read
+    max_inline_wait = 5.0  # Retry-After up to this is waited out here
+    max_inline_retries = 2
+
+    def __init__(self, base_url: str, *, connection_id: int | None = None,
+                 rate_limiter: RateLimiter | None = None, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.connection_id = connection_id
+        self.rate_limiter = rate_limiter
+        self.session = session or requests.Session()
+
+    # hooks for subclasses -------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:
+        return {}
+
+    def error_message(self, response: requests.Response) -> str:
+        """A readable reason from the provider's error body."""
+        text = response.text[:500]
+        return f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
+
+    # the one call -----------------------------------------------------------
+    def request(self, method: str, path: str, *, expected: tuple[int, ...] = (), **kwargs: Any) -> requests.Response:
+        url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+        kwargs.setdefault("timeout", self.timeout)
+        extra_headers = kwargs.pop("headers", None) or {}
+        for attempt in range(self.max_inline_retries + 1):
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire()
+            response = self._send(method, url, headers={**self.auth_headers(), **extra_headers}, **kwargs)
+            if response.status_code in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                wait_here = retry_after is not None and retry_after <= self.max_inline_wait
+                if wait_here and attempt < self.max_inline_retries:
+                    time.sleep(retry_after)
+                    continue
+                error = RateLimited if response.status_code == 429 else RetryableError
+                raise error(self.error_message(response), retry_after=retry_after)
+            return self._check(response, expected)
+        raise RetryableError("retries exhausted")  # pragma: no cover - loop always returns or raises
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        path = urlsplit(url).path
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            self._emit(method, path, None, started, "timeout")
+            raise RetryableError(f"{self.system}: timeout calling {path}") from exc
+        except requests.ConnectionError as exc:
+            self._emit(method, path, None, started, "connection error")
+            raise RetryableError(f"{self.system}: cannot connect to {urlsplit(url).netloc}") from exc
+        self._emit(method, path, response.status_code, started)
+        return response
+
+    def _emit(self, method: str, path: str, status: int | None, started: float, error: str = "") -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("%s %s %s -> %s in %.0f ms", self.system, method, mask_text(path), status or error, elapsed)
+        metrics.emit(metrics.RequestMetric(self.system, self.connection_id, method, path, status, elapsed, error))
+
+    def _check(self, response: requests.Response, expected: tuple[int, ...]) -> requests.Response:
+        status = response.status_code
+        if expected and status in expected:
+            return response
+        if 200 <= status < 300:
+            return response
+        message = self.error_message(response)
+        if status in (401, 403):
+            raise AuthError(message)
+        if status in (408, 409, 423, 425) or status >= 500:
+            raise RetryableError(message, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        raise FatalError(message)

@@ -1,0 +1,52 @@
+"""Rate limits per external account, shared by every worker when Redis is configured.
+
+Built on ``limits`` (moving window): Redis storage with REDIS_URL, in-process memory
+otherwise (the embedded default runs one worker).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+from django.conf import settings
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+
+class RateLimitTimeout(Exception):
+    """Waited longer than allowed for a free slot."""
+
+
+@lru_cache(maxsize=4)
+def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
+    return MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+
+def storage_uri() -> str:
+    return settings.REDIS_URL or "memory://"
+
+
+class RateLimiter:
+    """``RateLimiter("amocrm:12", "7/second").acquire()`` blocks until a slot is free."""
+
+    def __init__(self, key: str, rate: str, *, storage: str | None = None) -> None:
+        self.key = key
+        self.item = parse(rate)
+        self.limiter = _limiter(storage or storage_uri())
+
+    def try_acquire(self) -> bool:
+        return self.limiter.hit(self.item, "hub", self.key)
+
+    def acquire(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.limiter.hit(self.item, "hub", self.key):
+            stats = self.limiter.get_window_stats(self.item, "hub", self.key)
+            wait = max(0.005, min(stats.reset_time - time.time(), 1.0))
+            if time.monotonic() + wait > deadline:
+                raise RateLimitTimeout(f"no free slot for {self.key} within {timeout}s")
+            time.sleep(wait)
+
+    def headroom(self) -> int:
+        return self.limiter.get_window_stats(self.item, "hub", self.key).remaining

@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from hub.models import Product, ProductCategory, ServicePoint
+
+
+@admin.register(ProductCategory)
+class ProductCategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "parent")
+    search_fields = ("name",)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "category", "base_price", "active")
+    list_filter = ("kind", "active", "category")
+    search_fields = ("name", "sku")
+
+
+@admin.register(ServicePoint)
+class ServicePointAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind")
+    search_fields = ("name",)

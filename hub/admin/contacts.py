@@ -1,0 +1,94 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from hub.models import Card, ConsentRecord, ConsentText, Contact, ContactIdentity, ContactRelation, DialogMessage
+
+
+class IdentityInline(admin.TabularInline):
+    model = ContactIdentity
+    extra = 0
+    fields = ("kind", "value", "verified", "created_at")
+    readonly_fields = ("created_at",)
+
+
+class ChildrenInline(admin.TabularInline):
+    model = ContactRelation
+    fk_name = "parent"
+    extra = 0
+    autocomplete_fields = ("child",)
+    verbose_name = _("child")
+    verbose_name_plural = _("children")
+
+
+class CardInline(admin.TabularInline):
+    model = Card
+    extra = 0
+    fields = ("code", "status", "issued_at")
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "phone", "email", "category", "birth_date", "last_purchase_at", "last_pass_at",
+                    "merged_into")
+    list_filter = ("category", ("merged_into", admin.EmptyFieldListFilter), "last_pass_at", "last_purchase_at")
+    search_fields = ("last_name", "first_name", "phone", "email", "identities__value")
+    readonly_fields = ("last_purchase_at", "last_pass_at", "merged_into", "created_at", "updated_at")
+    inlines = [IdentityInline, ChildrenInline, CardInline]
+    date_hierarchy = "created_at"
+    list_select_related = ("merged_into",)
+
+
+@admin.register(ContactRelation)
+class ContactRelationAdmin(admin.ModelAdmin):
+    list_display = ("parent", "child", "relation")
+    list_filter = ("relation",)
+    autocomplete_fields = ("parent", "child")
+    search_fields = ("parent__last_name", "child__first_name", "parent__phone")
+
+
+@admin.register(Card)
+class CardAdmin(admin.ModelAdmin):
+    list_display = ("code", "contact", "status", "issued_at")
+    list_filter = ("status",)
+    search_fields = ("code", "contact__phone", "contact__last_name")
+    autocomplete_fields = ("contact",)
+
+
+@admin.register(ConsentText)
+class ConsentTextAdmin(admin.ModelAdmin):
+    list_display = ("purpose", "version", "operator_name", "published_at")
+    list_filter = ("purpose",)
+    readonly_fields = ("text_hash", "published_at")
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        # A published text is evidence: it is never edited, a new version is published.
+        if obj is not None:
+            return [f.name for f in self.model._meta.fields]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        import hashlib
+
+        obj.text_hash = hashlib.sha256(obj.text.encode()).hexdigest()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    list_display = ("subject_kind", "subject_id", "purpose", "channel", "method", "text_version", "granted_at",
+                    "withdrawn_at")
+    list_filter = ("purpose", "channel", "method", ("withdrawn_at", admin.EmptyFieldListFilter))
+    search_fields = ("subject_id", "contact__phone")
+    date_hierarchy = "granted_at"
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(DialogMessage)
+class DialogMessageAdmin(admin.ModelAdmin):
+    list_display = ("sent_at", "channel", "direction", "contact", "text")
+    list_filter = ("channel", "direction")
+    search_fields = ("text", "chat_id", "contact__phone")
+    date_hierarchy = "sent_at"
+    autocomplete_fields = ("contact",)

@@ -1,0 +1,155 @@
+import json
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from hub.models import Connection, ExternalRef, Inbox, Outbox, SyncCursor
+from hub.services.connections import connection_check
+from hub.services.inbox import inbox_replay
+from hub.services.outbox import outbox_replay
+from hub.sync import registry
+
+
+def _pretty(value: object) -> str:
+    return format_html("<pre style='white-space:pre-wrap;max-width:900px'>{}</pre>",
+                       json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+class ConnectionForm(forms.ModelForm):
+    system = forms.ChoiceField(label=_("system"), choices=())
+    credentials_update = forms.JSONField(
+        label=_("set credentials"), required=False, initial=dict,
+        help_text=_('JSON of credentials to set, e.g. {"token": "…"}. Stored secrets are never shown; '
+                    'keys not given are kept, a key set to null is removed.'),
+    )
+
+    class Meta:
+        model = Connection
+        fields = ("name", "system", "base_url", "settings", "time_zone", "enabled", "poll_interval", "key")
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["system"].choices = registry.systems()
+
+    def clean_credentials_update(self):  # type: ignore[no-untyped-def]
+        value = self.cleaned_data.get("credentials_update") or {}
+        if not isinstance(value, dict):
+            raise ValidationError(_("Credentials must be a JSON object."))
+        return value
+
+    def save(self, commit=True):  # type: ignore[no-untyped-def]
+        connection = super().save(commit=False)
+        credentials = dict(connection.credentials or {})
+        for key, value in self.cleaned_data.get("credentials_update", {}).items():
+            if value is None:
+                credentials.pop(key, None)
+            else:
+                credentials[key] = value
+        connection.credentials = credentials
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ("name", "system", "enabled", "last_pull_at", "last_push_at", "short_error")
+    list_filter = ("system", "enabled")
+    search_fields = ("name", "base_url")
+    readonly_fields = ("webhook_url", "credential_keys", "last_pull_at", "last_push_at", "last_error",
+                       "last_error_at", "created_at", "updated_at")
+    actions = ["check_connections"]
+
+    @admin.display(description=_("webhook URL"))
+    def webhook_url(self, obj: Connection) -> str:
+        return f"{settings.HUB_PUBLIC_URL}{obj.webhook_path}" if obj.pk else "—"
+
+    @admin.display(description=_("stored credentials"))
+    def credential_keys(self, obj: Connection) -> str:
+        keys = sorted((obj.credentials or {}).keys())
+        return ", ".join(f"{k}: ••••" for k in keys) or "—"
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Connection) -> str:
+        return (obj.last_error or "")[:80]
+
+    @admin.action(description=_("Test connection"))
+    def check_connections(self, request, queryset):  # type: ignore[no-untyped-def]
+        for connection in queryset:
+            result = connection_check(connection)
+            self.message_user(request, f"{connection.name}: {result.message}",
+                              messages.SUCCESS if result.ok else messages.ERROR)
+
+
+class PayloadAdminMixin:
+    @admin.display(description=_("payload"))
+    def payload_pretty(self, obj) -> str:  # type: ignore[no-untyped-def]
+        return _pretty(obj.payload)
+
+
+@admin.register(Outbox)
+class OutboxAdmin(PayloadAdminMixin, admin.ModelAdmin):
+    list_display = ("pk", "created_at", "connection", "action", "target_kind", "target_id", "status", "attempts",
+                    "next_attempt_at", "short_error")
+    list_filter = ("status", "connection", "action")
+    search_fields = ("action", "=target_id", "last_error", "external_id")
+    readonly_fields = ("connection", "action", "target_kind", "target_id", "payload_pretty", "status", "attempts",
+                       "next_attempt_at", "locked_until", "last_error", "external_id", "created_at", "sent_at")
+    exclude = ("payload", "claim_token")
+    actions = ["replay"]
+    date_hierarchy = "created_at"
+    list_select_related = ("connection",)
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Outbox) -> str:
+        return (obj.last_error or "")[:80]
+
+    @admin.action(description=_("Replay (send again)"))
+    def replay(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = outbox_replay(queryset.values_list("pk", flat=True))
+        self.message_user(request, _("%(n)d message(s) queued again.") % {"n": count}, messages.SUCCESS)
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Inbox)
+class InboxAdmin(PayloadAdminMixin, admin.ModelAdmin):
+    list_display = ("pk", "received_at", "source", "event_key", "kind", "status", "attempts", "short_error")
+    list_filter = ("status", "connection", "kind")
+    search_fields = ("event_key", "source", "error")
+    readonly_fields = ("connection", "source", "event_key", "kind", "payload_pretty", "raw_body", "headers",
+                       "status", "attempts", "error", "received_at", "processed_at")
+    exclude = ("payload",)
+    actions = ["replay"]
+    date_hierarchy = "received_at"
+
+    @admin.display(description=_("error"))
+    def short_error(self, obj: Inbox) -> str:
+        return (obj.error or "")[:80]
+
+    @admin.action(description=_("Replay (process again)"))
+    def replay(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = inbox_replay(queryset.values_list("pk", flat=True))
+        self.message_user(request, _("%(n)d event(s) queued again.") % {"n": count}, messages.SUCCESS)
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ExternalRef)
+class ExternalRefAdmin(admin.ModelAdmin):
+    list_display = ("connection", "kind", "local_id", "external_id", "updated_at")
+    list_filter = ("connection", "kind")
+    search_fields = ("external_id", "=local_id")
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(admin.ModelAdmin):
+    list_display = ("connection", "entity", "value", "updated_at")
+    list_filter = ("connection",)

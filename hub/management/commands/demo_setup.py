@@ -1,0 +1,44 @@
+"""Everything `make run` needs after migrate: an admin user and the demo configuration."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from hub.models.consent import Purpose
+from hub.services.consent import consent_text_current, consent_text_publish
+
+PD_TEXT = (
+    "Я даю согласие на обработку моих персональных данных (имя, телефон, e-mail, дата рождения, "
+    "данные детей) для регистрации в программе лояльности, учёта посещений и покупок и связи со мной "
+    "по вопросам обслуживания. Согласие действует до его отзыва; отозвать его можно в любой момент."
+)
+MARKETING_TEXT = "Я согласен получать рекламные и информационные сообщения о предложениях и мероприятиях."
+
+
+class Command(BaseCommand):
+    help = "Create the admin user (password printed, kept in var/) and the demo configuration."
+
+    def handle(self, *args: object, **opts: object) -> None:
+        password_file = settings.VAR_DIR / "admin-password.txt"
+        password = os.environ.get("HUB_ADMIN_PASSWORD")
+        if not password:
+            if not password_file.exists():
+                password_file.write_text(secrets.token_urlsafe(12))
+                password_file.chmod(0o600)
+            password = password_file.read_text().strip()
+        username = os.environ.get("HUB_ADMIN_USER", "admin")
+        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True,
+                                                                                      "is_superuser": True})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        for purpose, text in ((Purpose.PERSONAL_DATA, PD_TEXT), (Purpose.MARKETING, MARKETING_TEXT)):
+            if consent_text_current(purpose) is None:
+                consent_text_publish(purpose=purpose, version="1", text=text, operator_name="ООО «Демо-парк»",
+                                     processors=["SMS-шлюз"], data_categories=["имя", "телефон", "e-mail"])
+        self.stdout.write(f"admin login: {username} / {password}")

@@ -1,0 +1,27 @@
+from hub.models.catalog import Product, ProductCategory, ServicePoint
+from hub.models.consent import ConsentRecord, ConsentText
+from hub.models.contacts import Card, Contact, ContactIdentity, ContactRelation
+from hub.models.dialogs import DialogMessage
+from hub.models.sales import Pass, Purchase, PurchaseLine
+from hub.models.sync import Connection, ExternalRef, Inbox, Outbox, SyncCursor
+
+__all__ = [
+    "Card",
+    "Connection",
+    "ConsentRecord",
+    "ConsentText",
+    "Contact",
+    "ContactIdentity",
+    "ContactRelation",
+    "DialogMessage",
+    "ExternalRef",
+    "Inbox",
+    "Outbox",
+    "Pass",
+    "Product",
+    "ProductCategory",
+    "Purchase",
+    "PurchaseLine",
+    "ServicePoint",
+    "SyncCursor",
+]

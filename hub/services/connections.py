@@ -1,0 +1,121 @@
+"""Connections: create/update from admin or the CLI, check them, pull from them."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from hub.locks import LockTimeout, named_lock
+from hub.models import Connection, SyncCursor
+from hub.sync import registry
+from hub.sync.errors import SyncError
+from hub.sync.types import CheckResult, Progress, PullReport
+
+log = logging.getLogger(__name__)
+
+
+def connection_upsert(
+    *,
+    name: str,
+    system: str | None = None,
+    base_url: str | None = None,
+    credentials: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    time_zone: str | None = None,
+    enabled: bool | None = None,
+    poll_interval: int | None = None,
+    key: str | None = None,
+) -> tuple[Connection, bool]:
+    """Create or update by name; credentials and settings are merged key by key."""
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().filter(name=name).first()
+        created = connection is None
+        if created:
+            if not system:
+                raise ValidationError({"system": "A new connection needs a system."})
+            connection = Connection(name=name)
+        if system is not None:
+            if registry.get(system) is None:
+                known = ", ".join(s for s, _ in registry.systems())
+                raise ValidationError({"system": f"Unknown system {system!r}; known: {known}."})
+            connection.system = system
+        if time_zone is not None:
+            try:
+                zoneinfo.ZoneInfo(time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValidationError({"time_zone": f"Unknown time zone {time_zone!r}."}) from exc
+            connection.time_zone = time_zone
+        for field, value in (("base_url", base_url), ("enabled", enabled), ("poll_interval", poll_interval),
+                             ("key", key)):
+            if value is not None:
+                setattr(connection, field, value)
+        if credentials:
+            connection.credentials = {**(connection.credentials or {}), **credentials}
+        if settings:
+            connection.settings = {**(connection.settings or {}), **settings}
+        connection.full_clean()
+        connection.save()
+    return connection, created
+
+
+def _connector(connection: Connection) -> Any:
+    connector = registry.get(connection.system)
+    if connector is None:
+        raise ValidationError(f"No connector is installed for system {connection.system!r}.")
+    return connector
+
+
+def connection_check(connection: Connection) -> CheckResult:
+    """Human-readable answer to "do these credentials work?"."""
+    try:
+        return _connector(connection).check_connection(connection)
+    except ValidationError as exc:
+        return CheckResult(ok=False, message="; ".join(exc.messages))
+    except SyncError as exc:
+        return CheckResult(ok=False, message=str(exc))
+
+
+def connection_pull(connection: Connection, *, full: bool = False, progress: Progress | None = None) -> PullReport:
+    """Pull once; never two pulls of one connection at a time (cursors would race)."""
+    connector = _connector(connection)
+    if not connector.can_pull:
+        raise ValidationError(f"{connector.title} does not support pulling; it sends webhooks.")
+    try:
+        with named_lock(f"pull:{connection.pk}", timeout=3600, wait=0.5 if not full else 60):
+            try:
+                report = connector.pull(connection, full=full, progress=progress)
+            except SyncError as exc:
+                Connection.objects.filter(pk=connection.pk).update(last_error=str(exc)[:2000],
+                                                                   last_error_at=timezone.now())
+                raise
+            Connection.objects.filter(pk=connection.pk).update(last_pull_at=timezone.now())
+            return report
+    except LockTimeout:
+        log.info("pull of connection %s already running", connection.pk)
+        return PullReport(done=False)
+
+
+def connections_due_for_pull(now: Any = None) -> list[Connection]:
+    now = now or timezone.now()
+    due = []
+    for connection in Connection.objects.filter(enabled=True):
+        connector = registry.get(connection.system)
+        if connector is None or not connector.can_pull:
+            continue
+        last = max([t for t in (connection.last_pull_at, connection.last_error_at) if t], default=None)
+        if last is None or (now - last).total_seconds() >= connection.poll_interval:
+            due.append(connection)
+    return due
+
+
+def cursor_get(connection: Connection, entity: str) -> str:
+    return SyncCursor.objects.filter(connection=connection, entity=entity).values_list("value", flat=True).first() or ""
+
+
+def cursor_set(connection: Connection, entity: str, value: str) -> None:
+    SyncCursor.objects.update_or_create(connection=connection, entity=entity, defaults={"value": value})

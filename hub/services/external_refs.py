@@ -1,0 +1,49 @@
+"""ExternalRef: our row ⇄ their id, and the fingerprint that suppresses echo."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from hub.models import Connection, ExternalRef
+
+
+def fingerprint(values: Any) -> str:
+    """Stable hash of the values exchanged, independent of key order."""
+    blob = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def external_ref_find(connection: Connection, kind: str, external_id: str) -> ExternalRef | None:
+    return ExternalRef.objects.filter(connection=connection, kind=kind, external_id=str(external_id)).first()
+
+
+def external_ref_for_local(connection: Connection, kind: str, local_id: int) -> ExternalRef | None:
+    return (
+        ExternalRef.objects.filter(connection=connection, kind=kind, local_id=local_id)
+        .order_by("-updated_at")
+        .first()
+    )
+
+
+def external_ref_link(
+    connection: Connection, kind: str, local_id: int, external_id: str, values: Any = None,
+    digest: str | None = None,
+) -> ExternalRef:
+    """Create or move the mapping; record ``digest`` or the fingerprint of ``values``."""
+    defaults: dict[str, Any] = {"local_id": local_id}
+    if digest is None and values is not None:
+        digest = fingerprint(values)
+    if digest is not None:
+        defaults["fingerprint"] = digest
+    ref, _ = ExternalRef.objects.update_or_create(
+        connection=connection, kind=kind, external_id=str(external_id), defaults=defaults
+    )
+    return ref
+
+
+def external_ref_is_echo(connection: Connection, kind: str, external_id: str, values: Any) -> bool:
+    """True when they only report back what we last wrote to / read from them."""
+    ref = external_ref_find(connection, kind, external_id)
+    return bool(ref and ref.fingerprint and ref.fingerprint == fingerprint(values))

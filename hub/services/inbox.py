@@ -1,0 +1,120 @@
+"""Inbox: every inbound event is stored (idempotently) before it is acknowledged, then
+processed in a task, exactly once in effect: handler and status change share a transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from hub.models import Connection, Inbox
+from hub.sync import registry
+from hub.sync.errors import SyncError
+
+log = logging.getLogger(__name__)
+
+RAW_BODY_LIMIT = 256 * 1024
+
+
+def _enqueue(inbox_id: int) -> None:
+    from hub.tasks import inbox_process_task  # tasks import services; enqueue lazily
+
+    transaction.on_commit(lambda: inbox_process_task.delay(inbox_id))
+
+
+def inbox_receive(
+    *,
+    source: str,
+    event_key: str,
+    payload: dict[str, Any],
+    kind: str = "",
+    connection: Connection | None = None,
+    headers: dict[str, str] | None = None,
+    raw_body: str = "",
+    process: bool = True,
+) -> tuple[Inbox, bool]:
+    """Store the event unless (source, event_key) is already there; returns (row, created)."""
+    try:
+        with transaction.atomic():
+            row = Inbox.objects.create(
+                source=source, event_key=event_key[:200], kind=kind, payload=payload,
+                connection=connection, headers=headers or {}, raw_body=raw_body[:RAW_BODY_LIMIT],
+            )
+            if process:
+                _enqueue(row.pk)
+    except IntegrityError:
+        return Inbox.objects.get(source=source, event_key=event_key[:200]), False
+    return row, True
+
+
+def inbox_reject(
+    *,
+    source: str,
+    raw_body: str,
+    reason: str,
+    connection: Connection | None = None,
+    headers: dict[str, str] | None = None,
+    event_key: str = "",
+    kind: str = "",
+) -> Inbox:
+    """Keep a refused request for audit; the same bad body twice is one row."""
+    key = event_key or "rejected:" + hashlib.sha256(raw_body.encode(errors="replace")).hexdigest()
+    row, created = inbox_receive(source=source, event_key=key, payload={}, kind=kind, connection=connection,
+                                 headers=headers, raw_body=raw_body, process=False)
+    if created or row.status != Inbox.Status.PROCESSED:
+        Inbox.objects.filter(pk=row.pk).update(status=Inbox.Status.REJECTED, error=reason[:4000])
+    return row
+
+
+def inbox_process(inbox_id: int) -> Inbox:
+    """Run the connector's handler once; validation errors reject, others fail for retry."""
+    with transaction.atomic():
+        row = Inbox.objects.select_for_update().select_related("connection").get(pk=inbox_id)
+        if row.status in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
+            return row
+        connector = registry.get(row.connection.system) if row.connection else None
+        row.attempts += 1
+        if connector is None:
+            row.status, row.error = Inbox.Status.FAILED, "no connector to process this event"
+            row.save(update_fields=["status", "attempts", "error"])
+            return row
+        try:
+            with transaction.atomic():
+                connector.handle_inbox(row)
+        except ValidationError as exc:
+            row.status, row.error = Inbox.Status.REJECTED, "; ".join(exc.messages)[:4000]
+        except (SyncError, Exception) as exc:  # noqa: BLE001 - stored and retried, never lost
+            log.warning("inbox %s failed: %s", row.pk, type(exc).__name__)
+            row.status, row.error = Inbox.Status.FAILED, f"{type(exc).__name__}: {exc}"[:4000]
+        else:
+            row.status, row.error, row.processed_at = Inbox.Status.PROCESSED, "", timezone.now()
+        row.save(update_fields=["status", "attempts", "error", "processed_at"])
+    return row
+
+
+def inbox_retry_failed() -> int:
+    """Re-enqueue failed rows that still have attempts left (beat, every minute)."""
+    ids = list(
+        Inbox.objects.filter(status=Inbox.Status.FAILED, attempts__lt=settings.HUB_INBOX_MAX_ATTEMPTS)
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in ids:
+        _enqueue(pk)
+    return len(ids)
+
+
+def inbox_replay(ids: Iterable[int]) -> int:
+    """Admin action: process failed or rejected events again (e.g. after fixing a mapping)."""
+    rows = list(Inbox.objects.filter(pk__in=list(ids)).exclude(status=Inbox.Status.PROCESSED)
+                .values_list("pk", flat=True))
+    with transaction.atomic():
+        Inbox.objects.filter(pk__in=rows).update(status=Inbox.Status.RECEIVED, attempts=0, error="")
+        for pk in rows:
+            _enqueue(pk)
+    return len(rows)

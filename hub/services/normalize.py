@@ -1,0 +1,34 @@
+"""Dedup keys: phones in E.164, e-mails lower-cased, messenger ids as plain strings."""
+
+from __future__ import annotations
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+
+def phone_normalize(raw: str, region: str | None = None) -> str:
+    """'8 (912) 345-67-89' → '+79123456789'; invalid numbers raise ValidationError."""
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError(_("Phone is empty."), code="phone_empty")
+    region = region or settings.HUB_DEFAULT_REGION
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(_("Not a phone number: %(reason)s"), code="phone_invalid",
+                              params={"reason": str(exc)}) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("Not a valid phone number."), code="phone_invalid")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_normalize(raw: str) -> str:
+    value = (raw or "").strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError as exc:
+        raise ValidationError(_("Not a valid e-mail address."), code="email_invalid") from exc
+    return value

@@ -1,0 +1,201 @@
+"""Outbox: publish domain changes to subscribing connections; drain them reliably.
+
+Rows are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` in a short transaction and a
+conditional UPDATE (status still due), then sent outside any transaction under a lease.
+On PostgreSQL many drains cooperate without contention; on SQLite the conditional UPDATE
+alone keeps a row from being claimed twice. A worker that dies mid-send leaves a
+``sending`` row whose lease expires; it is claimed again (at-least-once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from hub.models import Connection, Outbox
+from hub.services.external_refs import external_ref_for_local, external_ref_link
+from hub.sync import registry
+from hub.sync.errors import SyncError
+from hub.sync.types import PushResult
+
+log = logging.getLogger(__name__)
+
+
+def outbox_publish(
+    action: str,
+    target_kind: str,
+    target_id: int | None,
+    payload: dict[str, Any],
+    *,
+    origin: Connection | None = None,
+) -> list[Outbox]:
+    """Queue ``action`` for every enabled connection whose connector subscribes to it.
+
+    Skips the connection the change came from, and any connection that already holds
+    exactly these values (fingerprint on its ExternalRef) — no echo, no ping-pong.
+    A still-pending row for the same target is updated in place, not duplicated.
+    """
+    systems = registry.subscribers(action)
+    if not systems:
+        return []
+    rows = []
+    for connection in Connection.objects.filter(enabled=True, system__in=systems):
+        if origin is not None and connection.pk == origin.pk:
+            continue
+        if target_id is not None:
+            ref = external_ref_for_local(connection, target_kind, target_id)
+            digest = registry.get(connection.system).outbound_fingerprint(action, payload)
+            if ref and ref.fingerprint == digest:
+                continue
+        pending = Outbox.objects.filter(
+            connection=connection, action=action, target_kind=target_kind, target_id=target_id,
+            status=Outbox.Status.PENDING,
+        ).first() if target_id is not None else None
+        if pending:
+            pending.payload = payload
+            pending.save(update_fields=["payload"])
+            rows.append(pending)
+        else:
+            rows.append(Outbox.objects.create(connection=connection, action=action, target_kind=target_kind,
+                                              target_id=target_id, payload=payload))
+    return rows
+
+
+def _due(now: dt.datetime) -> Q:
+    waiting = Q(status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED], next_attempt_at__lte=now)
+    abandoned = Q(status=Outbox.Status.SENDING, locked_until__lt=now)
+    return waiting | abandoned
+
+
+def outbox_claim(limit: int, *, now: dt.datetime | None = None) -> list[Outbox]:
+    """Take up to ``limit`` due rows for this worker; no other worker gets them."""
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        ids = list(
+            Outbox.objects.select_for_update(skip_locked=True)
+            .filter(_due(now), connection__enabled=True)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Outbox.objects.filter(_due(now), pk__in=ids).update(
+            status=Outbox.Status.SENDING,
+            claim_token=token,
+            locked_until=now + dt.timedelta(seconds=settings.HUB_OUTBOX_LEASE_SECONDS),
+        )
+    return list(Outbox.objects.filter(claim_token=token, status=Outbox.Status.SENDING)
+                .select_related("connection").order_by("pk"))
+
+
+@dataclass
+class DrainReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.retried + self.dead
+
+
+def backoff_delay(attempts: int) -> float:
+    """Capped exponential backoff with jitter, in seconds (attempt 1 → ~base)."""
+    raw = min(settings.HUB_OUTBOX_BACKOFF_CAP, settings.HUB_OUTBOX_BACKOFF_BASE * 2 ** max(attempts - 1, 0))
+    return raw * random.uniform(0.5, 1.0)
+
+
+def max_attempts(connection: Connection) -> int:
+    return int(connection.settings.get("max_attempts") or settings.HUB_OUTBOX_MAX_ATTEMPTS)
+
+
+def outbox_drain(limit: int | None = None) -> DrainReport:
+    """Claim one batch and send it, grouped by connection through the connector's push_batch."""
+    report = DrainReport()
+    rows = outbox_claim(limit or settings.HUB_OUTBOX_BATCH)
+    by_connection: dict[int, list[Outbox]] = defaultdict(list)
+    for row in rows:
+        by_connection[row.connection_id].append(row)
+    for batch in by_connection.values():
+        _send_batch(batch[0].connection, batch, report)
+    return report
+
+
+def _send_batch(connection: Connection, rows: list[Outbox], report: DrainReport) -> None:
+    connector = registry.get(connection.system)
+    if connector is None:
+        results = {r.pk: PushResult(ok=False, error=f"no connector for system {connection.system!r}",
+                                    retryable=False) for r in rows}
+    else:
+        try:
+            results = connector.push_batch(connection, rows)
+        except SyncError as exc:
+            results = {r.pk: PushResult(ok=False, error=str(exc), retryable=exc.retryable,
+                                        retry_after=exc.retry_after) for r in rows}
+        except Exception as exc:
+            log.exception("push_batch crashed for connection %s", connection.pk)
+            results = {r.pk: PushResult(ok=False, error=f"{type(exc).__name__}: {exc}") for r in rows}
+    now = timezone.now()
+    any_ok = False
+    for row in rows:
+        result = results.get(row.pk) or PushResult(ok=False, error="connector returned no result for this row")
+        any_ok |= _record_result(connection, row, result, now, report)
+    if any_ok:
+        Connection.objects.filter(pk=connection.pk).update(last_push_at=now)
+    else:
+        errors = [results[r.pk].error for r in rows if r.pk in results and results[r.pk].error]
+        if errors:
+            Connection.objects.filter(pk=connection.pk).update(last_error=errors[0][:2000], last_error_at=now)
+
+
+def _record_result(connection: Connection, row: Outbox, result: PushResult, now: dt.datetime,
+                   report: DrainReport) -> bool:
+    attempts = row.attempts + 1
+    mine = Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token, status=Outbox.Status.SENDING)
+    if result.ok:
+        with transaction.atomic():
+            mine.update(status=Outbox.Status.SENT, attempts=attempts, sent_at=now, locked_until=None,
+                        last_error="", external_id=result.external_id[:128])
+            if result.external_id and row.target_id is not None and row.target_kind:
+                digest = result.fingerprint or registry.get(connection.system).outbound_fingerprint(
+                    row.action, row.payload)
+                external_ref_link(connection, row.target_kind, row.target_id, result.external_id, digest=digest)
+        report.sent += 1
+        return True
+    dead = not result.retryable or attempts >= max_attempts(connection)
+    delay = result.retry_after if result.retry_after is not None else backoff_delay(attempts)
+    mine.update(
+        status=Outbox.Status.DEAD if dead else Outbox.Status.FAILED,
+        attempts=attempts,
+        next_attempt_at=now + dt.timedelta(seconds=delay),
+        locked_until=None,
+        last_error=result.error[:4000],
+    )
+    if dead:
+        report.dead += 1
+        log.warning("outbox %s dead after %s attempts: %s", row.pk, attempts, result.error[:200])
+    else:
+        report.retried += 1
+    report.errors.append(result.error)
+    return False
+
+
+def outbox_replay(ids: Iterable[int]) -> int:
+    """Send dead or failed rows again from scratch (admin action)."""
+    return Outbox.objects.filter(
+        pk__in=list(ids), status__in=[Outbox.Status.DEAD, Outbox.Status.FAILED, Outbox.Status.SKIPPED]
+    ).update(status=Outbox.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), claim_token="",
+             locked_until=None)

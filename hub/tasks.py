@@ -1,0 +1,46 @@
+"""Thin Celery tasks: take ids, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from hub.models import Connection
+from hub.services.connections import connection_pull, connections_due_for_pull
+from hub.services.inbox import inbox_process, inbox_retry_failed
+from hub.services.outbox import outbox_drain
+
+
+@shared_task(acks_late=True)
+def inbox_process_task(inbox_id: int) -> str:
+    return inbox_process(inbox_id).status
+
+
+@shared_task
+def inbox_retry_task() -> int:
+    return inbox_retry_failed()
+
+
+@shared_task(acks_late=True)
+def outbox_drain_task(max_batches: int = 20) -> int:
+    """Drain until the queue is empty or ``max_batches`` were sent (then beat comes back)."""
+    total = 0
+    for _ in range(max_batches):
+        report = outbox_drain()
+        total += report.total
+        if report.total == 0:
+            break
+    return total
+
+
+@shared_task
+def connections_pull_due_task() -> int:
+    due = connections_due_for_pull()
+    for connection in due:
+        connection_pull_task.delay(connection.pk)
+    return len(due)
+
+
+@shared_task(acks_late=True)
+def connection_pull_task(connection_id: int) -> dict:
+    connection = Connection.objects.get(pk=connection_id)
+    return connection_pull(connection).counts

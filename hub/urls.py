@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from hub.views.health import healthz
+from hub.views.webhooks import webhook_receive
+
+admin.site.site_header = "Hub"
+admin.site.site_title = "Hub"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("hooks/<slug:system>/<slug:key>/", webhook_receive, name="webhook"),
+    path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+]

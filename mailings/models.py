@@ -1,0 +1,1 @@
+"""Campaigns, channels, messages, opt-outs — built by the mailings issue."""
