@@ -83,8 +83,10 @@ class Emulator:
 
     def dispatch(self, request: Request) -> Response:
         path = "/" + request.path.lstrip("/")
-        if path.startswith("/_emulator/"):
+        if path in ("/_emulator/state", "/_emulator/reset", "/_emulator/faults"):
             return self._control(request, path)
+        if path.startswith("/_emulator/"):  # a subclass's own knob: no faults, no limits
+            return self._route(request, path)
         with self.lock:
             self.request_log.append({"method": request.method, "path": path, "time": time.time()})
             fault = next((f for f in self.faults if f.matches(path)), None)
@@ -99,6 +101,9 @@ class Emulator:
                                  fault.status, headers)
         if limited:
             return json_response({"error": "rate limit exceeded"}, 429, {"Retry-After": "1"})
+        return self._route(request, path)
+
+    def _route(self, request: Request, path: str) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match()
@@ -137,7 +142,7 @@ class Emulator:
                 for item in spec.get("faults", [spec] if ("status" in spec or "latency_ms" in spec) else []):
                     self.faults.append(Fault(**{k: item[k] for k in Fault.__dataclass_fields__ if k in item}))
             return json_response({"ok": True, "faults": len(self.faults)})
-        return json_response({"error": "unknown emulator control"}, 404)
+        return json_response({"error": "unknown emulator control"}, 405)
 
 
 class RunningEmulator:

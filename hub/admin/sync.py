@@ -21,6 +21,7 @@ def _pretty(value: object) -> str:
 
 class ConnectionForm(forms.ModelForm):
     system = forms.ChoiceField(label=_("system"), choices=())
+    base_url = forms.URLField(label=_("base URL"), required=False, assume_scheme="https")
     credentials_update = forms.JSONField(
         label=_("set credentials"), required=False, initial=dict,
         help_text=_('JSON of credentials to set, e.g. {"token": "…"}. Stored secrets are never shown; '

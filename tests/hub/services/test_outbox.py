@@ -1,0 +1,146 @@
+import threading
+
+import pytest
+import requests
+from django.db import connection as db_connection
+from django.urls import reverse
+
+from hub.models import Connection, Outbox
+from hub.services.contacts import ContactData, contact_upsert
+from hub.services.outbox import backoff_delay, outbox_claim, outbox_drain
+
+pytestmark = pytest.mark.django_db
+
+
+def _fault(emulator, **spec):
+    requests.post(f"{emulator.url}/_emulator/faults", json=spec, timeout=5).raise_for_status()
+
+
+def _receipts(emulator):
+    return emulator.app.state()
+
+
+def test_contact_change_is_queued_for_subscribers_but_not_echoed_to_its_origin(webhook_connection):
+    other, _ = Connection.objects.get_or_create(name="Other", system="webhook", base_url="http://127.0.0.1:9")
+    contact, _ = contact_upsert(ContactData(phones=["+79123456789"]), connection=other, external_id="x1")
+    rows = Outbox.objects.filter(target_kind="contact", target_id=contact.pk)
+    assert list(rows.values_list("connection__name", flat=True)) == ["Site"]
+
+
+def test_pending_row_is_updated_not_duplicated(webhook_connection):
+    contact, _ = contact_upsert(ContactData(first_name="А", phones=["+79123456789"]))
+    contact_upsert(ContactData(first_name="Б", phones=["+79123456789"]))
+    row = Outbox.objects.get(action="contact.upsert")
+    assert row.payload["first_name"] == "Б"
+
+
+def test_push_failing_twice_then_succeeding_is_delivered_once(webhook_connection, webhook_emulator, settings):
+    settings.HUB_OUTBOX_BACKOFF_BASE = 0
+    contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
+    _fault(webhook_emulator, status=503, times=2, path_prefix="/events")
+    reports = [outbox_drain() for _ in range(3)]
+    assert [(r.sent, r.retried) for r in reports] == [(0, 1), (0, 1), (1, 0)]
+    row = Outbox.objects.get()
+    assert (row.status, row.attempts) == (Outbox.Status.SENT, 3)
+    state = _receipts(webhook_emulator)
+    assert state["deliveries"] == 1
+    assert state["contacts"][0]["phone"] == "+79123456789"
+    assert row.external_id == state["contacts"][0]["id"]
+    assert outbox_drain().total == 0  # nothing left to send
+
+
+def test_push_that_keeps_failing_goes_dead_and_replays_from_admin(webhook_connection, webhook_emulator, settings,
+                                                                 admin_client):
+    settings.HUB_OUTBOX_BACKOFF_BASE = 0
+    contact_upsert(ContactData(phones=["+79123456789"]))
+    _fault(webhook_emulator, status=500, times=3, path_prefix="/events")
+    for _ in range(4):
+        outbox_drain()
+    row = Outbox.objects.get()
+    assert (row.status, row.attempts) == (Outbox.Status.DEAD, 3)
+    assert "500" in row.last_error
+    assert _receipts(webhook_emulator)["deliveries"] == 0
+
+    response = admin_client.post(reverse("admin:hub_outbox_changelist"),
+                                 {"action": "replay", "_selected_action": [row.pk]}, follow=True)
+    assert response.status_code == 200
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Outbox.Status.PENDING, 0)
+    assert outbox_drain().sent == 1
+    assert _receipts(webhook_emulator)["deliveries"] == 1
+
+
+def test_rejected_event_is_dead_at_once(webhook_connection, webhook_emulator):
+    # The emulator accepts the batch but refuses this one event (unknown type): not retried.
+    Outbox.objects.create(connection=webhook_connection, action="unknown.event", payload={})
+    assert outbox_drain().dead == 1
+    assert "unknown type" in Outbox.objects.get().last_error
+
+
+def test_retry_after_from_the_provider_sets_the_next_attempt(webhook_connection, webhook_emulator):
+    contact_upsert(ContactData(phones=["+79123456789"]))
+    _fault(webhook_emulator, status=429, times=1, retry_after=120, path_prefix="/events")
+    report = outbox_drain()
+    row = Outbox.objects.get()
+    assert report.retried == 1 and row.status == Outbox.Status.FAILED
+    delay = (row.next_attempt_at - row.created_at).total_seconds()
+    assert 110 < delay < 200
+    assert outbox_drain().total == 0  # not due yet
+
+
+def test_backoff_is_exponential_capped_and_jittered(settings):
+    settings.HUB_OUTBOX_BACKOFF_BASE, settings.HUB_OUTBOX_BACKOFF_CAP = 5, 60
+    assert 2.5 <= backoff_delay(1) <= 5
+    assert 10 <= backoff_delay(3) <= 20
+    assert 30 <= backoff_delay(10) <= 60
+    assert len({backoff_delay(4) for _ in range(20)}) > 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_take_the_same_row(webhook_connection):
+    for i in range(60):
+        Outbox.objects.create(connection=webhook_connection, action="contact.merged", payload={"n": i})
+    barrier = threading.Barrier(2)
+    claimed: list[list[int]] = [[], []]
+
+    def worker(slot: int) -> None:
+        try:
+            barrier.wait()
+            while rows := outbox_claim(7):
+                claimed[slot].extend(r.pk for r in rows)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == sorted(Outbox.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_at_once_send_every_row_exactly_once(webhook_connection, webhook_emulator, settings):
+    settings.HUB_OUTBOX_BATCH = 5
+    for i in range(40):
+        Outbox.objects.create(connection=webhook_connection, action="contact.merged", payload={"n": i})
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            while outbox_drain().total:
+                pass
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    state = _receipts(webhook_emulator)
+    assert state["deliveries"] == 40
+    assert len(state["events"]) == 40
+    assert Outbox.objects.filter(status=Outbox.Status.SENT).count() == 40
