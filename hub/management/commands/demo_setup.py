@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from hub.models.consent import Purpose
+from hub.services.connections import connection_upsert
 from hub.services.consent import consent_text_current, consent_text_publish
 
 PD_TEXT = (
@@ -21,7 +22,8 @@ MARKETING_TEXT = "Я согласен получать рекламные и и�
 
 
 class Command(BaseCommand):
-    help = "Create the admin user (password printed, kept in var/) and the demo configuration."
+    help = ("Create the admin user (password printed, kept in var/) and the demo configuration: consent "
+            "texts and a connection to the generic HTTP emulator that `make run` starts.")
 
     def handle(self, *args: object, **opts: object) -> None:
         password_file = settings.VAR_DIR / "admin-password.txt"
@@ -41,4 +43,7 @@ class Command(BaseCommand):
             if consent_text_current(purpose) is None:
                 consent_text_publish(purpose=purpose, version="1", text=text, operator_name="ООО «Демо-парк»",
                                      processors=["SMS-шлюз"], data_categories=["имя", "телефон", "e-mail"])
+        connection_upsert(name="Демо: внешняя система", system="webhook", base_url="http://127.0.0.1:8101",
+                          key="demo-generic", credentials={"token": "demo-token", "secret": "demo-secret"},
+                          settings={"rate_limit": "10/second"}, poll_interval=30)
         self.stdout.write(f"admin login: {username} / {password}")

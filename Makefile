@@ -1,0 +1,40 @@
+# Hub — the two commands: `make run` and `make test` (see README).
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+HUB_PORT ?= 8000
+export HUB_PORT
+export HUB_PUBLIC_URL ?= http://127.0.0.1:$(HUB_PORT)
+
+.PHONY: run test setup migrate lint bench clean
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+run: migrate
+	@$(BIN)/python manage.py demo_setup
+	@echo "Hub admin: $(HUB_PUBLIC_URL)/admin/  (Ctrl-C stops web, worker, beat and emulators)"
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --no-prefix -f Procfile 2>&1 || true
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: setup
+	@echo "Benchmarks arrive with their issues; see bench/README.md"
+
+clean:
+	rm -rf $(VENV) var
