@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from hub.models import Connection
 from hub.services.connections import connection_pull, connections_due_for_pull
 from hub.services.inbox import inbox_process, inbox_retry_failed
 from hub.services.outbox import outbox_drain
+from hub.sync.errors import SyncError
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -42,5 +47,11 @@ def connections_pull_due_task() -> int:
 
 @shared_task(acks_late=True)
 def connection_pull_task(connection_id: int) -> dict:
+    """A failed pull is recorded on the connection (admin, hub_status) and retried at the
+    next interval; it is not a crash of the worker."""
     connection = Connection.objects.get(pk=connection_id)
-    return connection_pull(connection).counts
+    try:
+        return connection_pull(connection).counts
+    except SyncError as exc:
+        log.warning("pull of connection %s failed: %s", connection_id, exc)
+        return {"error": str(exc)}

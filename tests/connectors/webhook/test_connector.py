@@ -51,7 +51,7 @@ def test_webhook_from_the_system_creates_a_contact_end_to_end(webhook_connection
 
 def test_our_push_echoed_back_is_dropped(webhook_connection, webhook_emulator, live_server):
     with TestCase.captureOnCommitCallbacks(execute=True):
-        contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
+        _contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
     assert outbox_drain().sent == 1
     their = webhook_emulator.app.state()["contacts"][0]
     before = Contact.objects.get().updated_at

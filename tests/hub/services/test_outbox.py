@@ -28,7 +28,7 @@ def test_contact_change_is_queued_for_subscribers_but_not_echoed_to_its_origin(w
 
 
 def test_pending_row_is_updated_not_duplicated(webhook_connection):
-    contact, _ = contact_upsert(ContactData(first_name="А", phones=["+79123456789"]))
+    _contact, _ = contact_upsert(ContactData(first_name="А", phones=["+79123456789"]))
     contact_upsert(ContactData(first_name="Б", phones=["+79123456789"]))
     row = Outbox.objects.get(action="contact.upsert")
     assert row.payload["first_name"] == "Б"
@@ -36,7 +36,7 @@ def test_pending_row_is_updated_not_duplicated(webhook_connection):
 
 def test_push_failing_twice_then_succeeding_is_delivered_once(webhook_connection, webhook_emulator, settings):
     settings.HUB_OUTBOX_BACKOFF_BASE = 0
-    contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
+    _contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
     _fault(webhook_emulator, status=503, times=2, path_prefix="/events")
     reports = [outbox_drain() for _ in range(3)]
     assert [(r.sent, r.retried) for r in reports] == [(0, 1), (0, 1), (1, 0)]
