@@ -87,14 +87,33 @@ class ConnectionAdmin(admin.ModelAdmin):
                               messages.SUCCESS if result.ok else messages.ERROR)
 
 
-class PayloadAdminMixin:
+class QueueAdminMixin:
+    """Inbox and Outbox: read-only rows, pretty payload, short error, Replay action."""
+
+    error_field = "error"
+    replay_service = staticmethod(lambda ids: 0)
+    replayed_message = ""
+    actions = ["replay"]
+
     @admin.display(description=_("payload"))
     def payload_pretty(self, obj) -> str:  # type: ignore[no-untyped-def]
         return _pretty(obj.payload)
 
+    @admin.display(description=_("error"))
+    def short_error(self, obj) -> str:  # type: ignore[no-untyped-def]
+        return (getattr(obj, self.error_field) or "")[:80]
+
+    @admin.action(description=_("Replay"))
+    def replay(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = self.replay_service(queryset.values_list("pk", flat=True))
+        self.message_user(request, self.replayed_message % {"n": count}, messages.SUCCESS)
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
 
 @admin.register(Outbox)
-class OutboxAdmin(PayloadAdminMixin, admin.ModelAdmin):
+class OutboxAdmin(QueueAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "created_at", "connection", "action", "target_kind", "target_id", "status", "attempts",
                     "next_attempt_at", "short_error")
     list_filter = ("status", "connection", "action")
@@ -102,45 +121,24 @@ class OutboxAdmin(PayloadAdminMixin, admin.ModelAdmin):
     readonly_fields = ("connection", "action", "target_kind", "target_id", "payload_pretty", "status", "attempts",
                        "next_attempt_at", "locked_until", "last_error", "external_id", "created_at", "sent_at")
     exclude = ("payload", "claim_token")
-    actions = ["replay"]
     date_hierarchy = "created_at"
     list_select_related = ("connection",)
-
-    @admin.display(description=_("last error"))
-    def short_error(self, obj: Outbox) -> str:
-        return (obj.last_error or "")[:80]
-
-    @admin.action(description=_("Replay (send again)"))
-    def replay(self, request, queryset):  # type: ignore[no-untyped-def]
-        count = outbox_replay(queryset.values_list("pk", flat=True))
-        self.message_user(request, _("%(n)d message(s) queued again.") % {"n": count}, messages.SUCCESS)
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
+    error_field = "last_error"
+    replay_service = staticmethod(outbox_replay)
+    replayed_message = _("%(n)d message(s) queued again.")
 
 
 @admin.register(Inbox)
-class InboxAdmin(PayloadAdminMixin, admin.ModelAdmin):
+class InboxAdmin(QueueAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "received_at", "source", "event_key", "kind", "status", "attempts", "short_error")
     list_filter = ("status", "connection", "kind")
     search_fields = ("event_key", "source", "error")
     readonly_fields = ("connection", "source", "event_key", "kind", "payload_pretty", "raw_body", "headers",
                        "status", "attempts", "error", "received_at", "processed_at")
     exclude = ("payload",)
-    actions = ["replay"]
     date_hierarchy = "received_at"
-
-    @admin.display(description=_("error"))
-    def short_error(self, obj: Inbox) -> str:
-        return (obj.error or "")[:80]
-
-    @admin.action(description=_("Replay (process again)"))
-    def replay(self, request, queryset):  # type: ignore[no-untyped-def]
-        count = inbox_replay(queryset.values_list("pk", flat=True))
-        self.message_user(request, _("%(n)d event(s) queued again.") % {"n": count}, messages.SUCCESS)
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
+    replay_service = staticmethod(inbox_replay)
+    replayed_message = _("%(n)d event(s) queued again.")
 
 
 @admin.register(ExternalRef)

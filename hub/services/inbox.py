@@ -75,7 +75,7 @@ def inbox_reject(
 def inbox_process(inbox_id: int) -> Inbox:
     """Run the connector's handler once; validation errors reject, others fail for retry."""
     with transaction.atomic():
-        row = Inbox.objects.select_for_update().select_related("connection").get(pk=inbox_id)
+        row = Inbox.objects.select_for_update(of=("self",)).select_related("connection").get(pk=inbox_id)
         if row.status in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
             return row
         connector = registry.get(row.connection.system) if row.connection else None

@@ -54,7 +54,7 @@ def test_invalid_phone_in_a_valid_event_is_rejected_with_a_clear_error(client, w
     assert response.status_code == 200  # stored first, judged in processing
     row = Inbox.objects.get()
     assert row.status == Inbox.Status.REJECTED
-    assert "phone number" in row.error
+    assert "Некорректный номер телефона" in row.error
     assert row.payload["data"]["phone"] == "12345"
     assert Contact.objects.count() == 0
 
