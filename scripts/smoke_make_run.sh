@@ -5,7 +5,13 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 port=${SMOKE_PORT:-8765}
 log="$work/make-run.log"
-trap 'kill -INT -- -$pid 2>/dev/null || true; sleep 3; kill -KILL -- -$pid 2>/dev/null || true; rm -rf "$work"' EXIT
+stop() {  # Ctrl-C as a user would; then make sure nothing is left behind
+  kill -INT -- -"$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 -- -"$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL -- -"$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap stop EXIT
 
 git clone --quiet "$repo" "$work/hub"
 cd "$work/hub"

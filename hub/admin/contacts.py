@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from hub.models import Card, ConsentRecord, ConsentText, Contact, ContactIdentity, ContactRelation, DialogMessage
+from hub.services.consent import consent_withdraw
+from hub.services.contacts import contact_merge
 
 
 class IdentityInline(admin.TabularInline):
@@ -36,6 +38,19 @@ class ContactAdmin(admin.ModelAdmin):
     inlines = [IdentityInline, ChildrenInline, CardInline]
     date_hierarchy = "created_at"
     list_select_related = ("merged_into",)
+    actions = ["merge_contacts"]
+
+    @admin.action(description=_("Merge selected contacts into the oldest one"))
+    def merge_contacts(self, request, queryset):  # type: ignore[no-untyped-def]
+        contacts = list(queryset.filter(merged_into__isnull=True).order_by("pk"))
+        if len(contacts) < 2:
+            self.message_user(request, _("Select at least two contacts that are not merged yet."), messages.ERROR)
+            return
+        survivor = contacts[0]
+        for duplicate in contacts[1:]:
+            survivor = contact_merge(survivor, duplicate)
+        self.message_user(request, _("%(n)d contact(s) merged into %(name)s; their history moved with them.")
+                          % {"n": len(contacts) - 1, "name": survivor}, messages.SUCCESS)
 
 
 @admin.register(ContactRelation)
@@ -81,8 +96,18 @@ class ConsentRecordAdmin(admin.ModelAdmin):
     search_fields = ("subject_id", "contact__phone")
     date_hierarchy = "granted_at"
 
+    actions = ["withdraw"]
+
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    @admin.action(description=_("Withdraw consent (client asked in person)"))
+    def withdraw(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = 0
+        for record in queryset.filter(withdrawn_at__isnull=True):
+            count += consent_withdraw(purpose=record.purpose, channel=ConsentRecord.Channel.ADMIN,
+                                      subject_kind=record.subject_kind, subject_id=record.subject_id)
+        self.message_user(request, _("%(n)d consent(s) withdrawn.") % {"n": count}, messages.SUCCESS)
 
 
 @admin.register(DialogMessage)

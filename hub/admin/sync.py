@@ -64,7 +64,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     search_fields = ("name", "base_url")
     readonly_fields = ("webhook_url", "credential_keys", "last_pull_at", "last_push_at", "last_error",
                        "last_error_at", "created_at", "updated_at")
-    actions = ["check_connections"]
+    actions = ["check_connections", "pull_now"]
 
     @admin.display(description=_("webhook URL"))
     def webhook_url(self, obj: Connection) -> str:
@@ -85,6 +85,20 @@ class ConnectionAdmin(admin.ModelAdmin):
             result = connection_check(connection)
             self.message_user(request, f"{connection.name}: {result.message}",
                               messages.SUCCESS if result.ok else messages.ERROR)
+
+    @admin.action(description=_("Pull now (in the background)"))
+    def pull_now(self, request, queryset):  # type: ignore[no-untyped-def]
+        from hub.tasks import connection_pull_task
+
+        for connection in queryset:
+            connector = registry.get(connection.system)
+            if connector is None or not connector.can_pull:
+                self.message_user(request, _("%(name)s: this system sends webhooks, it is not pulled.")
+                                  % {"name": connection.name}, messages.WARNING)
+                continue
+            connection_pull_task.delay(connection.pk)
+            self.message_user(request, _("%(name)s: pull started; see “last successful pull”.")
+                              % {"name": connection.name}, messages.SUCCESS)
 
 
 class QueueAdminMixin:

@@ -34,3 +34,46 @@ def test_test_connection_action_reports_in_plain_words(admin_client, webhook_con
                                  {"action": "check_connections", "_selected_action": [webhook_connection.pk]},
                                  follow=True)
     assert "Подключение работает" in response.content.decode()
+
+
+def test_merge_action_merges_into_the_oldest_and_keeps_history(admin_client):
+    from django.utils import timezone
+
+    from hub.services.contacts import ContactData, contact_upsert
+    from hub.services.sales import pass_record
+
+    first, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
+    second, _ = contact_upsert(ContactData(first_name="Аня", phones=["+79123450000"]))
+    pass_record(passed_at=timezone.now(), contact=second)
+    response = admin_client.post(reverse("admin:hub_contact_changelist"),
+                                 {"action": "merge_contacts", "_selected_action": [first.pk, second.pk]},
+                                 follow=True)
+    assert "вся их история перенесена" in response.content.decode()
+    second.refresh_from_db()
+    assert second.merged_into_id == first.pk and first.passes.count() == 1
+
+
+def test_consent_withdraw_action(admin_client):
+    from hub.models import ConsentRecord
+    from hub.models.consent import Purpose
+    from hub.services.consent import consent_grant, consent_text_publish
+
+    consent_text_publish(purpose=Purpose.MARKETING, version="1", text="Реклама", operator_name="ООО")
+    record = consent_grant(purpose=Purpose.MARKETING, subject_kind="phone", subject_id="+79123456789",
+                           channel="web", method="checkbox")
+    admin_client.post(reverse("admin:hub_consentrecord_changelist"),
+                      {"action": "withdraw", "_selected_action": [record.pk]})
+    record = ConsentRecord.objects.get()
+    assert record.withdrawn_at is not None and record.withdrawal_channel == "admin"
+
+
+def test_pull_now_action_pulls_in_the_background(admin_client, webhook_connection, webhook_emulator):
+    from django.test import TestCase
+
+    webhook_emulator.app._store_contact("c1", {"phone": "+79120000001"})
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        admin_client.post(reverse("admin:hub_connection_changelist"),
+                          {"action": "pull_now", "_selected_action": [webhook_connection.pk]})
+    webhook_connection.refresh_from_db()
+    assert webhook_connection.last_pull_at is not None
+    assert Connection.objects.get().refs.filter(kind="contact", external_id="c1").exists()
