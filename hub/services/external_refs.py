@@ -43,6 +43,17 @@ def external_ref_link(
     return ref
 
 
+def external_refs_link_many(connection: Connection, links: list[tuple[str, int, str, str]]) -> None:
+    """Bulk form of external_ref_link for a pushed batch: (kind, local id, external id, digest)."""
+    latest = {(kind, str(ext)): (local, digest) for kind, local, ext, digest in links}
+    ExternalRef.objects.bulk_create(
+        [ExternalRef(connection=connection, kind=kind, local_id=local, external_id=ext, fingerprint=digest)
+         for (kind, ext), (local, digest) in latest.items()],
+        update_conflicts=True, unique_fields=["connection", "kind", "external_id"],
+        update_fields=["local_id", "fingerprint", "updated_at"],
+    )
+
+
 def external_ref_is_echo(connection: Connection, kind: str, external_id: str, values: Any) -> bool:
     """True when they only report back what we last wrote to / read from them."""
     ref = external_ref_find(connection, kind, external_id)

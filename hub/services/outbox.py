@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hub.models import Connection, Outbox
-from hub.services.external_refs import external_ref_for_local, external_ref_link
+from hub.services.external_refs import external_ref_for_local, external_refs_link_many
 from hub.sync import registry
 from hub.sync.errors import SyncError
 from hub.sync.types import PushResult
@@ -150,9 +150,17 @@ def _send_batch(connection: Connection, rows: list[Outbox], report: DrainReport)
             results = {r.pk: PushResult(ok=False, error=f"{type(exc).__name__}: {exc}") for r in rows}
     now = timezone.now()
     any_ok = False
-    for row in rows:
-        result = results.get(row.pk) or PushResult(ok=False, error="connector returned no result for this row")
-        any_ok |= _record_result(connection, row, result, now, report)
+    links: list[tuple[str, int, str, str]] = []
+    with transaction.atomic():  # one commit for the batch's outcomes, not one per row
+        for row in rows:
+            result = results.get(row.pk) or PushResult(ok=False, error="connector returned no result for this row")
+            ok = _record_result(row, result, now, report)
+            any_ok |= ok
+            if ok and result.external_id and row.target_id is not None and row.target_kind:
+                digest = result.fingerprint or connector.outbound_fingerprint(row.action, row.payload)
+                links.append((row.target_kind, row.target_id, result.external_id, digest))
+        if links:
+            external_refs_link_many(connection, links)
     if any_ok:
         Connection.objects.filter(pk=connection.pk).update(last_push_at=now)
     else:
@@ -161,21 +169,15 @@ def _send_batch(connection: Connection, rows: list[Outbox], report: DrainReport)
             Connection.objects.filter(pk=connection.pk).update(last_error=errors[0][:2000], last_error_at=now)
 
 
-def _record_result(connection: Connection, row: Outbox, result: PushResult, now: dt.datetime,
-                   report: DrainReport) -> bool:
+def _record_result(row: Outbox, result: PushResult, now: dt.datetime, report: DrainReport) -> bool:
     attempts = row.attempts + 1
     mine = Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token, status=Outbox.Status.SENDING)
     if result.ok:
-        with transaction.atomic():
-            mine.update(status=Outbox.Status.SENT, attempts=attempts, sent_at=now, locked_until=None,
-                        last_error="", external_id=result.external_id[:128])
-            if result.external_id and row.target_id is not None and row.target_kind:
-                digest = result.fingerprint or registry.get(connection.system).outbound_fingerprint(
-                    row.action, row.payload)
-                external_ref_link(connection, row.target_kind, row.target_id, result.external_id, digest=digest)
+        mine.update(status=Outbox.Status.SENT, attempts=attempts, sent_at=now, locked_until=None,
+                    last_error="", external_id=result.external_id[:128])
         report.sent += 1
         return True
-    dead = not result.retryable or attempts >= max_attempts(connection)
+    dead = not result.retryable or attempts >= max_attempts(row.connection)
     delay = result.retry_after if result.retry_after is not None else backoff_delay(attempts)
     mine.update(
         status=Outbox.Status.DEAD if dead else Outbox.Status.FAILED,
