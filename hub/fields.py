@@ -28,7 +28,10 @@ def _derive(secret: str) -> bytes:
 
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...], secrets_: tuple[str, ...]) -> MultiFernet:
-    material = [k.encode() for k in keys] or [_derive(s) for s in secrets_]
+    # Explicit keys encrypt; keys derived from SECRET_KEY (+ fallbacks) always remain as
+    # decrypt-only fallbacks, so introducing FIELD_ENCRYPTION_KEYS never locks data out.
+    # `manage.py rotate_credentials` re-encrypts everything with the first key.
+    material = [k.encode() for k in keys] + [_derive(s) for s in secrets_]
     return MultiFernet([Fernet(k) for k in material])
 
 

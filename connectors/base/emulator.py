@@ -30,7 +30,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 @dataclass
 class Fault:
-    """Answer ``status`` (or just delay) for the next ``times`` matching requests."""
+    """Answer ``status`` (or just delay) for the next ``times`` matching requests; a string
+    ``body`` is sent as HTML, anything else as JSON."""
 
     status: int | None = None
     times: int = 1
@@ -97,6 +98,8 @@ class Emulator:
             time.sleep(fault.latency_ms / 1000)
         if fault and fault.status:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            if isinstance(fault.body, str):  # a text body: proxies' and maintenance pages' HTML
+                return Response(fault.body, status=fault.status, headers=headers, mimetype="text/html")
             return json_response(fault.body if fault.body is not None else {"error": "injected fault"},
                                  fault.status, headers)
         if limited:
@@ -133,16 +136,37 @@ class Emulator:
                 self.reset()
             return json_response({"ok": True})
         if path == "/_emulator/faults" and request.method == "POST":
-            spec = request.get_json(force=True, silent=True) or {}
+            spec = request.get_json(force=True, silent=True)
+            if not isinstance(spec, dict):
+                return json_response({"error": "expected a JSON object"}, 400)
+            try:
+                faults = [_fault(item) for item in spec.get("faults", [spec] if (
+                    "status" in spec or "latency_ms" in spec) else [])]
+                rate = spec.get("rate_limit", self.rate_limit)
+                rate = None if rate is None else float(rate)
+            except (TypeError, ValueError) as exc:
+                return json_response({"error": f"bad fault spec: {exc}"}, 400)
             with self.lock:
                 if spec.get("clear"):
                     self.faults.clear()
-                if "rate_limit" in spec:
-                    self.rate_limit = spec["rate_limit"]
-                for item in spec.get("faults", [spec] if ("status" in spec or "latency_ms" in spec) else []):
-                    self.faults.append(Fault(**{k: item[k] for k in Fault.__dataclass_fields__ if k in item}))
+                self.rate_limit = rate
+                self.faults.extend(faults)
             return json_response({"ok": True, "faults": len(self.faults)})
         return json_response({"error": "unknown emulator control"}, 405)
+
+
+def _fault(item: Any) -> Fault:
+    """A Fault from JSON, with types checked (a bad knob must not break the emulator)."""
+    if not isinstance(item, dict):
+        raise TypeError("each fault is an object")
+    return Fault(
+        status=None if item.get("status") is None else int(item["status"]),
+        times=int(item.get("times", 1)),
+        path_prefix=str(item.get("path_prefix", "")),
+        retry_after=None if item.get("retry_after") is None else float(item["retry_after"]),
+        latency_ms=int(item.get("latency_ms", 0)),
+        body=item.get("body"),
+    )
 
 
 class RunningEmulator:

@@ -21,6 +21,7 @@ from hub.logging import mask_text
 from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError
 
 log = logging.getLogger(__name__)
+MAX_RETRY_AFTER = 24 * 3600.0
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -28,15 +29,13 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isdigit() or value.replace(".", "", 1).isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
 
 
 class HttpClient:
@@ -83,6 +82,15 @@ class HttpClient:
             return self._check(response, expected)
         raise RetryableError("retries exhausted")  # pragma: no cover - loop always returns or raises
 
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``request`` and decode the JSON answer; a non-JSON answer is a retryable error
+        (proxies and maintenance pages answer HTML with 200)."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise RetryableError(f"{self.system}: {path} answered non-JSON: {response.text[:200]!r}") from exc
+
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         path = urlsplit(url).path
         started = time.perf_counter()
@@ -94,6 +102,13 @@ class HttpClient:
         except requests.ConnectionError as exc:
             self._emit(method, path, None, started, "connection error")
             raise RetryableError(f"{self.system}: cannot connect to {urlsplit(url).netloc}") from exc
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema, requests.TooManyRedirects) as exc:
+            self._emit(method, path, None, started, type(exc).__name__)
+            raise FatalError(f"{self.system}: bad address {url!r}: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:  # broken body, decoding…: the next try may work
+            self._emit(method, path, None, started, type(exc).__name__)
+            raise RetryableError(f"{self.system}: {type(exc).__name__} calling {path}") from exc
         self._emit(method, path, response.status_code, started)
         return response
 

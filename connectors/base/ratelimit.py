@@ -14,9 +14,11 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from hub.sync.errors import RateLimited
 
-class RateLimitTimeout(Exception):
-    """Waited longer than allowed for a free slot."""
+
+class RateLimitTimeout(RateLimited):
+    """Waited longer than allowed for a free slot: the work is retried later, like a 429."""
 
 
 @lru_cache(maxsize=4)
@@ -45,7 +47,7 @@ class RateLimiter:
             stats = self.limiter.get_window_stats(self.item, "hub", self.key)
             wait = max(0.005, min(stats.reset_time - time.time(), 1.0))
             if time.monotonic() + wait > deadline:
-                raise RateLimitTimeout(f"no free slot for {self.key} within {timeout}s")
+                raise RateLimitTimeout(f"no free slot for {self.key} within {timeout}s", retry_after=wait)
             time.sleep(wait)
 
     def headroom(self) -> int:

@@ -12,11 +12,27 @@ from django.http import HttpRequest
 from hub.sync.errors import WebhookRejected
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The body as a JSON object, or a 400 that says what is wrong."""
+    """The body as a JSON object, or a 400 that says what is wrong.
+
+    Refuses what a database cannot store faithfully (NaN/Infinity, NUL characters) and
+    absurd nesting, so nothing a sender does turns into a 500.
+    """
     try:
-        data = json.loads(request.body or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected("Body is not UTF-8 text.") from exc
+    if "\x00" in text or "\\u0000" in text:
+        raise WebhookRejected("Body contains NUL characters.")
+    try:
+        data = json.loads(text or "null", parse_constant=_no_constants)
+    except RecursionError as exc:
+        raise WebhookRejected("Body is nested too deeply.") from exc
+    except ValueError as exc:  # JSONDecodeError is a ValueError
         raise WebhookRejected(f"Body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise WebhookRejected("Body must be a JSON object.")

@@ -9,6 +9,7 @@ from connectors.base.http import HttpClient
 from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import hmac_sha256
 from hub.models import Connection
+from hub.sync.errors import FatalError
 
 
 class WebhookClient(HttpClient):
@@ -36,11 +37,13 @@ class WebhookClient(HttpClient):
 
     def send_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = json.dumps({"events": events}, ensure_ascii=False, default=str).encode()
-        response = self.request("POST", "/events", data=body, headers={
+        data = self.request_json("POST", "/events", data=body, headers={
             "Content-Type": "application/json", "X-Hub-Signature": hmac_sha256(self.secret, body)})
-        return response.json().get("results", [])
+        return data.get("results", []) if isinstance(data, dict) else []
 
     def list_contacts(self, cursor: str, limit: int) -> tuple[list[dict[str, Any]], str]:
         params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-        data = self.request("GET", "/contacts", params=params).json()
+        data = self.request_json("GET", "/contacts", params=params)
+        if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
+            raise FatalError("/contacts answered an unexpected shape")
         return data.get("items", []), str(data.get("next_cursor") or cursor)

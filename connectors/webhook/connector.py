@@ -16,7 +16,8 @@ from hub.models import Connection, Inbox, Outbox
 from hub.services.connections import cursor_get, cursor_set
 from hub.services.contacts import contact_upsert
 from hub.services.external_refs import external_ref_is_echo, fingerprint
-from hub.sync.errors import SyncError, WebhookRejected
+from hub.services.inbox import inbox_ingest
+from hub.sync.errors import FatalError, SyncError, WebhookRejected
 from hub.sync.types import CheckResult, InboundEvent, Progress, PullReport, PushResult, WebhookParse
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,23 @@ class WebhookConnector(Connector):
         client = WebhookClient(connection)
         cursor = "" if full else cursor_get(connection, "contacts")
         report = PullReport()
+        done = 0
         while True:
             items, next_cursor = client.list_contacts(cursor, PAGE)
             if not items:
                 break
+            if next_cursor == cursor:
+                raise FatalError("the system returned items without moving its cursor; stopping to avoid a loop")
             for item in items:
-                self._apply_contact(connection, item)
-                report.add("contacts")
+                # Through the Inbox: raw record kept; a bad one is rejected there and the pull goes on.
+                row = inbox_ingest(connection=connection, kind="contact.upsert", payload={"data": item},
+                                   event_key=f"pull:contacts:{item.get('id')}:{item.get('updated_at')}")
+                report.add("contacts" if row.status == Inbox.Status.PROCESSED else f"contacts {row.status}")
+                done += 1
             cursor = next_cursor
             cursor_set(connection, "contacts", cursor)
             if progress:
-                progress("contacts", report.counts["contacts"], None)
+                progress("contacts", done, None)
         return report
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:

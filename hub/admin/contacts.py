@@ -1,16 +1,24 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from hub.models import Card, ConsentRecord, ConsentText, Contact, ContactIdentity, ContactRelation, DialogMessage
 from hub.services.consent import consent_withdraw
-from hub.services.contacts import contact_merge
+from hub.services.contacts import contact_changed, contact_merge
+from hub.services.normalize import email_normalize, phone_normalize
 
 
 class IdentityInline(admin.TabularInline):
+    """Identities are written by the services (normalised, deduplicated); here they are
+    shown, and a wrong one can be deleted."""
+
     model = ContactIdentity
     extra = 0
     fields = ("kind", "value", "verified", "created_at")
-    readonly_fields = ("created_at",)
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 class ChildrenInline(admin.TabularInline):
@@ -28,8 +36,37 @@ class CardInline(admin.TabularInline):
     fields = ("code", "status", "issued_at")
 
 
+class ContactForm(forms.ModelForm):
+    """Phones and e-mails are normalised like every other source; a clash is explained."""
+
+    class Meta:
+        model = Contact
+        fields = ("first_name", "last_name", "middle_name", "phone", "email", "birth_date", "category")
+
+    def clean_phone(self) -> str:
+        value = self.cleaned_data.get("phone", "")
+        return phone_normalize(value) if value else ""
+
+    def clean_email(self) -> str:
+        value = self.cleaned_data.get("email", "")
+        return email_normalize(value) if value else ""
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        data = super().clean()
+        for kind in ("phone", "email"):
+            value = data.get(kind)
+            clash = value and ContactIdentity.objects.filter(kind=kind, value=value)
+            if clash and self.instance.pk:
+                clash = clash.exclude(contact=self.instance)
+            if clash and clash.exists():
+                self.add_error(kind, _("Already belongs to contact #%(id)s; merge the two contacts instead.")
+                               % {"id": clash.first().contact_id})
+        return data
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
     list_display = ("__str__", "phone", "email", "category", "birth_date", "last_purchase_at", "last_pass_at",
                     "merged_into")
     list_filter = ("category", ("merged_into", admin.EmptyFieldListFilter), "last_pass_at", "last_purchase_at")
@@ -39,6 +76,10 @@ class ContactAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("merged_into",)
     actions = ["merge_contacts"]
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)
+        contact_changed(obj)
 
     @admin.action(description=_("Merge selected contacts into the oldest one"))
     def merge_contacts(self, request, queryset):  # type: ignore[no-untyped-def]

@@ -89,8 +89,9 @@ def connection_pull(connection: Connection, *, full: bool = False, progress: Pro
         with named_lock(f"pull:{connection.pk}", timeout=3600, wait=0.5 if not full else 60):
             try:
                 report = connector.pull(connection, full=full, progress=progress)
-            except SyncError as exc:
-                Connection.objects.filter(pk=connection.pk).update(last_error=str(exc)[:2000],
+            except Exception as exc:  # recorded for admin / hub_status, then re-raised
+                message = str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"
+                Connection.objects.filter(pk=connection.pk).update(last_error=message[:2000],
                                                                    last_error_at=timezone.now())
                 raise
             Connection.objects.filter(pk=connection.pk).update(last_pull_at=timezone.now())

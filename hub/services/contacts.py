@@ -171,6 +171,11 @@ def child_upsert(
     """A child of ``parent``: by external ref, else same first name + birth date among the
     parent's children, else new. Children are contacts (they hold cards, make passes)."""
     data.category = data.category or Contact.Category.CHILD
+    # Tickets systems often give a child the parent's phone or e-mail: those identify the
+    # parent, not the child, and must not make the child match (or merge into) the parent.
+    held = set(parent.identities.values_list("kind", "value"))
+    data.phones = [p for p in data.phones if (ContactIdentity.Kind.PHONE, _try(phone_normalize, p)) not in held]
+    data.emails = [e for e in data.emails if (ContactIdentity.Kind.EMAIL, _try(email_normalize, e)) not in held]
     known = None
     if data.first_name:
         known = (
@@ -182,6 +187,13 @@ def child_upsert(
     child, _ = contact_upsert(data, connection=connection, external_id=external_id, known=known)
     child_link(parent, child, relation)
     return child
+
+
+def _try(normalize: Any, raw: str) -> str:
+    try:
+        return normalize(raw)
+    except ValidationError:
+        return raw
 
 
 def child_link(parent: Contact, child: Contact, relation: str = ContactRelation.Relation.OTHER) -> ContactRelation:
@@ -233,9 +245,9 @@ def contact_merge(survivor: Contact, duplicate: Contact) -> Contact:
         else:
             _repoint(rel.related_model, rel.field.name, duplicate, survivor)
     ExternalRef.objects.filter(kind="contact", local_id=duplicate.pk).update(local_id=survivor.pk)
-    Outbox.objects.filter(target_kind="contact", target_id=duplicate.pk).exclude(
-        status__in=[Outbox.Status.SENT, Outbox.Status.DEAD]
-    ).update(status=Outbox.Status.SKIPPED, last_error="merged into another contact")
+    Outbox.objects.filter(target_kind="contact", target_id=duplicate.pk,
+                          status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED]).update(
+        status=Outbox.Status.SKIPPED, last_error="merged into another contact")
     for name in (*CONTACT_FIELDS, "phone", "email"):
         if getattr(survivor, name) in ("", None) and getattr(duplicate, name) not in ("", None):
             setattr(survivor, name, getattr(duplicate, name))
@@ -247,6 +259,7 @@ def contact_merge(survivor: Contact, duplicate: Contact) -> Contact:
     duplicate.save(update_fields=["merged_into", "updated_at"])
     outbox_publish("contact.merged", "contact", survivor.pk,
                    {"survivor": survivor.pk, "duplicate": duplicate.pk}, origin=None)
+    outbox_publish("contact.upsert", "contact", survivor.pk, contact_snapshot(survivor), origin=None)
     log.info("contact %s merged into %s", duplicate.pk, survivor.pk)
     return survivor
 
@@ -266,17 +279,25 @@ def _merge_family_links(survivor: Contact, duplicate: Contact) -> None:
 
 
 def _repoint(model: type[models.Model], field_name: str, old: Contact, new: Contact) -> None:
-    """Bulk-move rows; where a unique constraint objects, the duplicate's row is redundant."""
-    rows = model._base_manager.filter(**{field_name: old})
+    """Move rows to the survivor. A unique constraint in the way aborts the merge rather
+    than deleting anybody's history; the model's owner decides how to reconcile."""
     try:
         with transaction.atomic():
-            rows.update(**{field_name: new})
-        return
-    except IntegrityError:
-        pass
-    for pk in list(rows.values_list("pk", flat=True)):
-        try:
-            with transaction.atomic():
-                model._base_manager.filter(pk=pk).update(**{field_name: new})
-        except IntegrityError:
-            model._base_manager.filter(pk=pk).delete()
+            model._base_manager.filter(**{field_name: old}).update(**{field_name: new})
+    except IntegrityError as exc:
+        raise ValidationError(
+            f"Cannot merge: {model._meta.verbose_name} records of both contacts conflict; reconcile them first."
+        ) from exc
+
+
+def contact_changed(contact: Contact) -> Contact:
+    """After a direct edit (admin): keep identities in step with phone/e-mail and tell subscribers."""
+    for kind, value in ((ContactIdentity.Kind.PHONE, contact.phone), (ContactIdentity.Kind.EMAIL, contact.email)):
+        if not value:
+            continue
+        owner = ContactIdentity.objects.filter(kind=kind, value=value).exclude(contact=contact).first()
+        if owner:
+            raise ValidationError({kind: f"{value} already belongs to contact #{owner.contact_id}; merge them."})
+        _identity_attach(contact, kind, value)
+    outbox_publish("contact.upsert", "contact", contact.pk, contact_snapshot(contact), origin=None)
+    return contact

@@ -3,6 +3,7 @@ processed in a task, exactly once in effect: handler and status change share a t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -11,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hub.models import Connection, Inbox
@@ -22,10 +24,26 @@ log = logging.getLogger(__name__)
 RAW_BODY_LIMIT = 256 * 1024
 
 
+STUCK_AFTER = 300  # seconds a "received" row may wait for its task before the sweep re-enqueues it
+
+
 def _enqueue(inbox_id: int) -> None:
     from hub.tasks import inbox_process_task  # tasks import services; enqueue lazily
 
-    transaction.on_commit(lambda: inbox_process_task.delay(inbox_id))
+    # robust: a broker hiccup after commit must not turn a stored event into a 500;
+    # the sweep (inbox_retry_failed) picks the row up later.
+    transaction.on_commit(lambda: inbox_process_task.delay(inbox_id), robust=True)
+
+
+def inbox_source(connection: Connection) -> str:
+    return f"{connection.system}:{connection.pk}"
+
+
+def _key(event_key: str) -> str:
+    """Keys longer than the column are hashed, never truncated (two keys must not collide)."""
+    if len(event_key) <= 200:
+        return event_key
+    return "sha256:" + hashlib.sha256(event_key.encode()).hexdigest()
 
 
 def inbox_receive(
@@ -40,17 +58,30 @@ def inbox_receive(
     process: bool = True,
 ) -> tuple[Inbox, bool]:
     """Store the event unless (source, event_key) is already there; returns (row, created)."""
+    key = _key(event_key)
     try:
         with transaction.atomic():
             row = Inbox.objects.create(
-                source=source, event_key=event_key[:200], kind=kind, payload=payload,
-                connection=connection, headers=headers or {}, raw_body=raw_body[:RAW_BODY_LIMIT],
+                source=source, event_key=key, kind=kind[:64], payload=payload, connection=connection,
+                headers=headers or {}, raw_body=raw_body[:RAW_BODY_LIMIT].replace("\x00", "\ufffd"),
             )
             if process:
                 _enqueue(row.pk)
     except IntegrityError:
-        return Inbox.objects.get(source=source, event_key=event_key[:200]), False
+        existing = Inbox.objects.filter(source=source, event_key=key).first()
+        if existing is None:  # not a duplicate: the payload itself was refused by the database
+            raise
+        return existing, False
     return row, True
+
+
+def inbox_ingest(*, connection: Connection, event_key: str, kind: str, payload: dict[str, Any]) -> Inbox:
+    """A pulled record: stored like a webhook event (raw kept, idempotent), processed now."""
+    row, _ = inbox_receive(source=inbox_source(connection), event_key=event_key, kind=kind, payload=payload,
+                           connection=connection, process=False)
+    if row.status in (Inbox.Status.RECEIVED, Inbox.Status.FAILED):
+        row = inbox_process(row.pk)
+    return row
 
 
 def inbox_reject(
@@ -99,10 +130,13 @@ def inbox_process(inbox_id: int) -> Inbox:
 
 
 def inbox_retry_failed() -> int:
-    """Re-enqueue failed rows that still have attempts left (beat, every minute)."""
+    """Re-enqueue failed rows with attempts left, and rows whose task never ran (beat, every minute)."""
+    stuck_before = timezone.now() - dt.timedelta(seconds=STUCK_AFTER)
     ids = list(
-        Inbox.objects.filter(status=Inbox.Status.FAILED, attempts__lt=settings.HUB_INBOX_MAX_ATTEMPTS)
-        .values_list("pk", flat=True)[:500]
+        Inbox.objects.filter(
+            Q(status=Inbox.Status.FAILED, attempts__lt=settings.HUB_INBOX_MAX_ATTEMPTS)
+            | Q(status=Inbox.Status.RECEIVED, received_at__lt=stuck_before)
+        ).values_list("pk", flat=True)[:500]
     )
     for pk in ids:
         _enqueue(pk)

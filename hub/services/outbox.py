@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from hub.models import Connection, Outbox
@@ -30,6 +30,7 @@ from hub.sync.errors import SyncError
 from hub.sync.types import PushResult
 
 log = logging.getLogger(__name__)
+MAX_RETRY_DELAY = 24 * 3600.0  # a provider's Retry-After beyond a day is not believed
 
 
 def outbox_publish(
@@ -44,31 +45,38 @@ def outbox_publish(
 
     Skips the connection the change came from, and any connection that already holds
     exactly these values (fingerprint on its ExternalRef) — no echo, no ping-pong.
-    A still-pending row for the same target is updated in place, not duplicated.
+    For state-carrying actions (``*.upsert``) only the newest state matters: a still
+    pending row takes the new payload, and older unsent rows (waiting for a retry) are
+    superseded, so an old value can never overwrite a newer one remotely.
+    Event actions (``contact.merged``…) always get a row of their own.
     """
     systems = registry.subscribers(action)
     if not systems:
         return []
     rows = []
+    stateful = action.endswith(".upsert") and target_id is not None
     for connection in Connection.objects.filter(enabled=True, system__in=systems):
         if origin is not None and connection.pk == origin.pk:
             continue
-        if target_id is not None:
+        unsent = Outbox.objects.filter(connection=connection, action=action, target_kind=target_kind,
+                                       target_id=target_id)
+        if stateful:
             ref = external_ref_for_local(connection, target_kind, target_id)
             digest = registry.get(connection.system).outbound_fingerprint(action, payload)
             if ref and ref.fingerprint == digest:
+                unsent.filter(status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED]).update(
+                    status=Outbox.Status.SKIPPED, last_error="they already hold these values")
                 continue
-        pending = Outbox.objects.filter(
-            connection=connection, action=action, target_kind=target_kind, target_id=target_id,
-            status=Outbox.Status.PENDING,
-        ).first() if target_id is not None else None
-        if pending:
-            pending.payload = payload
-            pending.save(update_fields=["payload"])
-            rows.append(pending)
-        else:
-            rows.append(Outbox.objects.create(connection=connection, action=action, target_kind=target_kind,
-                                              target_id=target_id, payload=payload))
+            unsent.filter(status=Outbox.Status.FAILED).update(
+                status=Outbox.Status.SKIPPED, last_error="superseded by a newer change")
+            pending = unsent.filter(status=Outbox.Status.PENDING).order_by("-pk").first()
+            # Conditional: a drain may claim the row between our read and this write.
+            if pending and unsent.filter(pk=pending.pk, status=Outbox.Status.PENDING).update(payload=payload):
+                pending.payload = payload
+                rows.append(pending)
+                continue
+        rows.append(Outbox.objects.create(connection=connection, action=action, target_kind=target_kind,
+                                          target_id=target_id, payload=payload))
     return rows
 
 
@@ -84,15 +92,18 @@ def outbox_claim(limit: int, *, now: dt.datetime | None = None) -> list[Outbox]:
     token = uuid.uuid4().hex
     with transaction.atomic():
         ids = list(
-            Outbox.objects.select_for_update(skip_locked=True)
+            # OF self + NO KEY: lock only outbox rows, never the connection rows the join reads.
+            Outbox.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
             .filter(_due(now), connection__enabled=True)
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )
         if not ids:
             return []
+        # attempts count claims, so a row whose worker keeps dying mid-send still goes dead.
         Outbox.objects.filter(_due(now), pk__in=ids).update(
             status=Outbox.Status.SENDING,
+            attempts=F("attempts") + 1,
             claim_token=token,
             locked_until=now + dt.timedelta(seconds=settings.HUB_OUTBOX_LEASE_SECONDS),
         )
@@ -170,22 +181,24 @@ def _send_batch(connection: Connection, rows: list[Outbox], report: DrainReport)
 
 
 def _record_result(row: Outbox, result: PushResult, now: dt.datetime, report: DrainReport) -> bool:
-    attempts = row.attempts + 1
+    """Store one row's outcome; False too when our lease was lost (another drain owns it now)."""
+    attempts = row.attempts  # counted at claim time
     mine = Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token, status=Outbox.Status.SENDING)
     if result.ok:
-        mine.update(status=Outbox.Status.SENT, attempts=attempts, sent_at=now, locked_until=None,
-                    last_error="", external_id=result.external_id[:128])
+        if not mine.update(status=Outbox.Status.SENT, sent_at=now, locked_until=None, last_error="",
+                           external_id=result.external_id[:128]):
+            log.warning("outbox %s: lease lost before the result was stored", row.pk)
+            return False
         report.sent += 1
         return True
     dead = not result.retryable or attempts >= max_attempts(row.connection)
     delay = result.retry_after if result.retry_after is not None else backoff_delay(attempts)
-    mine.update(
-        status=Outbox.Status.DEAD if dead else Outbox.Status.FAILED,
-        attempts=attempts,
-        next_attempt_at=now + dt.timedelta(seconds=delay),
-        locked_until=None,
-        last_error=result.error[:4000],
-    )
+    delay = min(max(delay, 0.0), MAX_RETRY_DELAY)
+    if not mine.update(status=Outbox.Status.DEAD if dead else Outbox.Status.FAILED,
+                       next_attempt_at=now + dt.timedelta(seconds=delay), locked_until=None,
+                       last_error=result.error[:4000]):
+        log.warning("outbox %s: lease lost before the result was stored", row.pk)
+        return False
     if dead:
         report.dead += 1
         log.warning("outbox %s dead after %s attempts: %s", row.pk, attempts, result.error[:200])

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from hub.models import Connection
-from hub.services.inbox import inbox_receive, inbox_reject
+from hub.services.inbox import inbox_receive, inbox_reject, inbox_source
 from hub.sync import registry
 from hub.sync.errors import WebhookRejected
 
@@ -40,22 +41,34 @@ def webhook_receive(request: HttpRequest, system: str, key: str) -> HttpResponse
     connection = Connection.objects.filter(system=system, key=key, enabled=True).first()
     if connector is None or connection is None:
         raise Http404("Unknown webhook")
-    source = f"{system}:{connection.pk}"
+    source = inbox_source(connection)
     raw = request.body.decode("utf-8", errors="replace")
-    try:
-        connector.verify_webhook(connection, request)
-        parsed = connector.parse_webhook(connection, request)
-    except (WebhookRejected, ValidationError) as exc:
-        status = exc.status if isinstance(exc, WebhookRejected) else 400
-        reason = exc.reason if isinstance(exc, WebhookRejected) else "; ".join(exc.messages)
+
+    def reject(reason: str, status: int = 400) -> JsonResponse:
         inbox_reject(source=source, raw_body=raw, reason=reason, connection=connection, headers=_headers(request))
         log.info("webhook %s rejected (%s): %s", source, status, reason)
         return JsonResponse({"ok": False, "error": reason}, status=status)
+
+    try:
+        connector.verify_webhook(connection, request)
+        parsed = connector.parse_webhook(connection, request)
+    except WebhookRejected as exc:
+        return reject(exc.reason, exc.status)
+    except ValidationError as exc:
+        return reject("; ".join(exc.messages))
+    except Exception:  # a connector bug: keep the request, tell the sender, page the engineer
+        log.exception("webhook %s: parser crashed", source)
+        return reject("The request could not be read; it was kept for investigation.")
     created = 0
-    for event in parsed.events:
-        _, new = inbox_receive(source=source, event_key=event.event_key, kind=event.kind, payload=event.payload,
-                               connection=connection, headers=_headers(request), raw_body=raw)
-        created += int(new)
+    try:
+        with transaction.atomic():
+            for event in parsed.events:
+                _, new = inbox_receive(source=source, event_key=event.event_key, kind=event.kind,
+                                       payload=event.payload, connection=connection, headers=_headers(request),
+                                       raw_body=raw)
+                created += int(new)
+    except (DataError, IntegrityError) as exc:
+        return reject(f"The payload cannot be stored: {type(exc).__name__}.")
     log.info("webhook %s: %d events, %d new", source, len(parsed.events), created)
     return _respond(parsed.response_body, parsed.response_status)
 

@@ -77,3 +77,24 @@ def test_pull_now_action_pulls_in_the_background(admin_client, webhook_connectio
     webhook_connection.refresh_from_db()
     assert webhook_connection.last_pull_at is not None
     assert Connection.objects.get().refs.filter(kind="contact", external_id="c1").exists()
+
+
+def test_contact_form_normalises_the_phone_and_explains_a_clash(admin_client, webhook_connection):
+    from hub.models import Contact, Outbox
+    from hub.services.contacts import ContactData, contact_upsert
+
+    other, _ = contact_upsert(ContactData(first_name="Другой", phones=["+79990000000"]))
+    fields = {"first_name": "Анна", "last_name": "", "middle_name": "", "email": "", "birth_date": "",
+              "category": "adult", "identities-TOTAL_FORMS": 0, "identities-INITIAL_FORMS": 0,
+              "children_links-TOTAL_FORMS": 0, "children_links-INITIAL_FORMS": 0,
+              "cards-TOTAL_FORMS": 0, "cards-INITIAL_FORMS": 0}
+    response = admin_client.post(reverse("admin:hub_contact_add"), {**fields, "phone": "8 (912) 345-67-89"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    contact = Contact.objects.get(first_name="Анна")
+    assert contact.phone == "+79123456789"
+    assert contact.identities.get().value == "+79123456789"
+    assert Outbox.objects.filter(target_id=contact.pk, action="contact.upsert").exists()
+    clash = admin_client.post(reverse("admin:hub_contact_add"), {**fields, "phone": "+7 999 000-00-00"})
+    assert f"#{other.pk}" in clash.content.decode()
+    bad = admin_client.post(reverse("admin:hub_contact_add"), {**fields, "phone": "123"})
+    assert "Некорректный номер телефона" in bad.content.decode()

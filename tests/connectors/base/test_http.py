@@ -71,3 +71,20 @@ def test_metrics_hook_sees_every_call_and_logs_mask_pii(emulator, caplog):
         metrics.remove_hook(seen.append)
     assert [(m.path, m.status) for m in seen] == [("/ping", 200), ("/contacts/+79123456789", 404)]
     assert "+79123456789" not in caplog.text and "+7912*****89" in caplog.text
+
+
+def test_a_blank_or_malformed_address_is_a_fatal_error_not_a_crash():
+    with pytest.raises(FatalError, match="bad address"):
+        Client("").request("GET", "/ping")
+
+
+def test_non_json_answer_is_a_retryable_error(emulator):
+    _fault(emulator, status=200, times=1, path_prefix="/ping", body="<html>maintenance</html>")
+    with pytest.raises(RetryableError, match="non-JSON"):
+        Client(emulator.url).request_json("GET", "/ping")
+
+
+def test_bad_fault_spec_is_refused_and_the_emulator_keeps_working(emulator):
+    answer = requests.post(f"{emulator.url}/_emulator/faults", json={"status": "oops"}, timeout=5)
+    assert answer.status_code == 400
+    assert Client(emulator.url).request("GET", "/ping").status_code == 200

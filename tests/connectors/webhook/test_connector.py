@@ -68,3 +68,17 @@ def test_our_push_echoed_back_is_dropped(webhook_connection, webhook_emulator, l
         "data": {"id": their["id"], "first_name": "Анна", "last_name": "Петрова", "phone": "+79123456789"}})
     assert Contact.objects.get().last_name == "Петрова"
     assert Outbox.objects.count() == 1
+
+
+def test_a_bad_pulled_record_is_kept_rejected_and_the_pull_goes_on(webhook_connection, webhook_emulator):
+    app = webhook_emulator.app
+    with app.lock:
+        app._store_contact("c1", {"first_name": "Ок", "phone": "+79120000001"})
+        app._store_contact("c2", {"first_name": "Плохой", "phone": "12"})
+        app._store_contact("c3", {"first_name": "Ок2", "phone": "+79120000003"})
+    report = connection_pull(webhook_connection)
+    assert report.counts == {"contacts": 2, "contacts rejected": 1}
+    rejected = Inbox.objects.get(status=Inbox.Status.REJECTED)
+    assert rejected.payload["data"]["phone"] == "12" and "номер" in rejected.error
+    assert SyncCursor.objects.get(entity="contacts").value == "3"
+    assert connection_pull(webhook_connection).counts == {}  # idempotent: nothing re-read

@@ -130,3 +130,24 @@ def test_purchase_is_idempotent_per_external_id(webhook_connection):
     second, created_again = purchase_record(**kwargs)
     assert created and not created_again and first.pk == second.pk
     assert second.lines.count() == 1 and second.total == Decimal("900.00")
+
+
+def test_child_given_the_parents_phone_is_still_a_separate_child():
+    parent, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"], emails=["a@b.ru"]))
+    child = child_upsert(parent, ContactData(first_name="Петя", phones=["8 912 345 67 89"], emails=["A@B.ru"]))
+    assert child.pk != parent.pk and child.category == Contact.Category.CHILD
+    assert child.parent_links.get().parent_id == parent.pk
+    assert not child.identities.exists()
+
+
+def test_merge_publishes_the_survivor_and_leaves_in_flight_pushes_alone(webhook_connection):
+    from hub.models import Outbox
+
+    survivor, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
+    duplicate, _ = contact_upsert(ContactData(last_name="Иванова", emails=["a@b.ru"]))
+    Outbox.objects.filter(target_id=duplicate.pk).update(status=Outbox.Status.SENDING)
+    contact_merge(survivor, duplicate)
+    assert Outbox.objects.get(target_id=duplicate.pk).status == Outbox.Status.SENDING
+    upsert = Outbox.objects.get(target_id=survivor.pk, action="contact.upsert")
+    assert (upsert.payload["first_name"], upsert.payload["last_name"]) == ("Анна", "Иванова")
+    assert Outbox.objects.filter(action="contact.merged").count() == 1

@@ -144,3 +144,43 @@ def test_two_drains_at_once_send_every_row_exactly_once(webhook_connection, webh
     assert state["deliveries"] == 40
     assert len(state["events"]) == 40
     assert Outbox.objects.filter(status=Outbox.Status.SENT).count() == 40
+
+
+def test_an_older_failed_change_never_overwrites_a_newer_one(webhook_connection):
+    _contact, _ = contact_upsert(ContactData(first_name="V1", phones=["+79123456789"]))
+    Outbox.objects.update(status=Outbox.Status.FAILED)
+    contact_upsert(ContactData(first_name="V2", phones=["+79123456789"]))
+    rows = {r.payload["first_name"]: r.status for r in Outbox.objects.all()}
+    assert rows == {"V1": Outbox.Status.SKIPPED, "V2": Outbox.Status.PENDING}
+
+
+def test_events_are_never_coalesced(webhook_connection):
+    from hub.services.outbox import outbox_publish
+
+    outbox_publish("contact.merged", "contact", 1, {"duplicate": 2})
+    outbox_publish("contact.merged", "contact", 1, {"duplicate": 3})
+    assert sorted(r.payload["duplicate"] for r in Outbox.objects.all()) == [2, 3]
+
+
+def test_absurd_retry_after_is_clamped_not_a_crash(webhook_connection, webhook_emulator):
+    contact_upsert(ContactData(phones=["+79123456789"]))
+    _fault(webhook_emulator, status=503, times=1, retry_after=10**12, path_prefix="/events")
+    assert outbox_drain().retried == 1
+    row = Outbox.objects.get()
+    assert 86000 < (row.next_attempt_at - row.created_at).total_seconds() <= 86400 + 60
+
+
+def test_a_result_after_the_lease_was_lost_is_not_recorded(webhook_connection, webhook_emulator, monkeypatch):
+    from connectors.webhook.connector import WebhookConnector
+
+    contact_upsert(ContactData(phones=["+79123456789"]))
+    original = WebhookConnector.push_batch
+
+    def slow_push(self, connection, rows):
+        Outbox.objects.update(claim_token="another-worker")  # our lease expired and was re-claimed
+        return original(self, connection, rows)
+
+    monkeypatch.setattr(WebhookConnector, "push_batch", slow_push)
+    assert outbox_drain().sent == 0
+    assert Outbox.objects.get().status == Outbox.Status.SENDING
+    assert not webhook_connection.refs.exists()

@@ -81,3 +81,44 @@ def test_failed_processing_is_kept_and_replayed(client, webhook_connection, monk
     row.refresh_from_db()
     assert row.status == Inbox.Status.PROCESSED
     assert Contact.objects.count() == 1
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b'{"id": "e", "type": "contact.upsert", "data": {"x": NaN}}', "NaN is not allowed"),
+    (b'{"id": "e", "type": "contact.upsert", "data": {"x": "a\\u0000b"}}', "NUL"),
+    (b'{"id": "e\x00", "type": "t"}', "NUL"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b"\xff\xfe not utf-8", "not UTF-8"),
+    (b'["a list"]', "JSON object"),
+    (b'{"id": "e", "type": "t", "data": "text"}', "'data' must be an object"),
+])
+def test_hostile_bodies_get_a_400_with_a_reason_and_are_kept(client, webhook_connection, body, reason):
+    response = _post(client, webhook_connection, body)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+    row = Inbox.objects.get()
+    assert row.status == Inbox.Status.REJECTED and "\x00" not in row.raw_body
+    assert row.raw_body
+
+
+def test_a_very_long_event_key_is_hashed_not_truncated(client, webhook_connection):
+    for suffix in "ab":
+        body = json.dumps({"id": "x" * 300 + suffix, "type": "other", "data": {}}).encode()
+        assert _post(client, webhook_connection, body).status_code == 200
+    assert Inbox.objects.count() == 2
+
+
+def test_an_event_whose_task_never_ran_is_picked_up_by_the_sweep(webhook_connection):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from hub.services.inbox import inbox_receive, inbox_retry_failed
+
+    row, _ = inbox_receive(source="webhook:x", event_key="lost", kind="contact.upsert", connection=webhook_connection,
+                           payload={"data": {"first_name": "Ира", "phone": "+79120000009"}}, process=False)
+    assert inbox_retry_failed() == 0  # fresh: its task may still be coming
+    Inbox.objects.filter(pk=row.pk).update(received_at=timezone.now() - dt.timedelta(minutes=10))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert inbox_retry_failed() == 1
+    assert Inbox.objects.get(pk=row.pk).status == Inbox.Status.PROCESSED
