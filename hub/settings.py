@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "hub",
     "connectors",
     "connectors.webhook",
+    "connectors.lime",
     "loyalty",
     "bookings",
     "mailings",

@@ -25,6 +25,12 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default; override 
     #: True when the system is polled (``pull``) rather than pushing webhooks to us.
     can_pull: bool = False
 
+    def accepts(self, connection: Connection, action: str, target_kind: str, target_id: int | None,
+                origin: Connection | None) -> bool:
+        """Whether this connection wants this change at all (e.g. only contacts it already
+        knows, unless the operator turned creation on)."""
+        return True
+
     def outbound_fingerprint(self, action: str, payload: dict[str, Any]) -> str:
         """Hash of what this system will hold after the push, in the same shape the
         connector fingerprints inbound data — so an echo of our own write is recognised."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -71,6 +72,9 @@ class Emulator:
     def entities(self) -> dict[str, Any]:
         return {}
 
+    def control(self, spec: dict[str, Any]) -> None:
+        """System-specific knobs posted to /_emulator/faults (e.g. expire all tokens)."""
+
     # plumbing -----------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         with self.lock:
@@ -83,7 +87,7 @@ class Emulator:
         return self.dispatch(request)(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
-        path = "/" + request.path.lstrip("/")
+        path = re.sub("/+", "/", "/" + request.path)  # real clients send //api/... too
         if path in ("/_emulator/state", "/_emulator/reset", "/_emulator/faults"):
             return self._control(request, path)
         if path.startswith("/_emulator/"):  # a subclass's own knob: no faults, no limits
@@ -109,7 +113,7 @@ class Emulator:
     def _route(self, request: Request, path: str) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
-            endpoint, args = adapter.match()
+            endpoint, args = adapter.match(path_info=path, method=request.method)
             return getattr(self, endpoint)(request, **args)
         except NotFound:
             return json_response({"error": f"no such endpoint {request.method} {path}"}, 404)
@@ -151,6 +155,7 @@ class Emulator:
                     self.faults.clear()
                 self.rate_limit = rate
                 self.faults.extend(faults)
+                self.control(spec)
             return json_response({"ok": True, "faults": len(self.faults)})
         return json_response({"error": "unknown emulator control"}, 405)
 

@@ -68,7 +68,7 @@ class WebhookConnector(Connector):
                 raise FatalError("the system returned items without moving its cursor; stopping to avoid a loop")
             for item in items:
                 # Through the Inbox: raw record kept; a bad one is rejected there and the pull goes on.
-                row = inbox_ingest(connection=connection, kind="contact.upsert", payload={"data": item},
+                row, _ = inbox_ingest(connection=connection, kind="contact.upsert", payload={"data": item},
                                    event_key=f"pull:contacts:{item.get('id')}:{item.get('updated_at')}")
                 report.add("contacts" if row.status == Inbox.Status.PROCESSED else f"contacts {row.status}")
                 done += 1

@@ -60,7 +60,11 @@ class Pass(models.Model):
     """A write-off of a ticket or deposit at a service point."""
 
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="passes", verbose_name=_("contact"))
+                                related_name="passes", verbose_name=_("contact"),
+                                help_text=_("Who passed: the card holder, adult or child."))
+    payer = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="paid_passes", verbose_name=_("payer"),
+                              help_text=_("Who paid for it, e.g. the parent of a child."))
     card = models.ForeignKey(Card, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="passes", verbose_name=_("card"))
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL,

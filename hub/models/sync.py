@@ -62,6 +62,9 @@ class ExternalRef(models.Model):
     external_id = models.CharField(_("external id"), max_length=128)
     fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True,
                                    help_text=_("Hash of the values last written to / read from them."))
+    missing_since = models.DateTimeField(
+        _("missing since"), null=True, blank=True,
+        help_text=_("A full sync no longer saw it there: deleted on their side? Our row is kept."))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

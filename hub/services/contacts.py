@@ -69,6 +69,22 @@ def contact_resolve(contact: Contact) -> Contact:
     return contact
 
 
+def contact_for_ref(connection: Connection, external_id: str | int | None,
+                    category: str = Contact.Category.ADULT) -> Contact | None:
+    """The contact behind their id; a stub when they mention someone we have not pulled
+    yet (a receipt before its client) — the client record fills it in later."""
+    if external_id in (None, "", 0):
+        return None
+    ref = external_ref_find(connection, "contact", str(external_id))
+    if ref:
+        contact = Contact.objects.filter(pk=ref.local_id).first()
+        if contact:
+            return contact_resolve(contact)
+    contact = Contact.objects.create(category=category)
+    external_ref_link(connection, "contact", contact.pk, str(external_id))
+    return contact
+
+
 def contact_snapshot(contact: Contact) -> dict[str, Any]:
     """The contact as pushed to subscribers (and fingerprinted for echo suppression)."""
     return {

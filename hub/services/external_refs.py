@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from hub.models import Connection, ExternalRef
@@ -15,8 +18,30 @@ def fingerprint(values: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+_memo: ContextVar[dict[tuple[int, str, str], ExternalRef] | None] = ContextVar("external_ref_memo", default=None)
+
+
+@contextmanager
+def external_ref_memo() -> Iterator[None]:
+    """Remember refs for the length of a pull: a receipt's client, card and products are
+    looked up once, not once per line. Only hits are kept; a stale hit (its row rolled
+    back with a rejected record) makes callers see a missing row and recreate it."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
 def external_ref_find(connection: Connection, kind: str, external_id: str) -> ExternalRef | None:
-    return ExternalRef.objects.filter(connection=connection, kind=kind, external_id=str(external_id)).first()
+    memo = _memo.get()
+    key = (connection.pk, kind, str(external_id))
+    if memo is not None and key in memo:
+        return memo[key]
+    ref = ExternalRef.objects.filter(connection=connection, kind=kind, external_id=str(external_id)).first()
+    if memo is not None and ref is not None:
+        memo[key] = ref
+    return ref
 
 
 def external_ref_for_local(connection: Connection, kind: str, local_id: int) -> ExternalRef | None:
@@ -40,6 +65,9 @@ def external_ref_link(
     ref, _ = ExternalRef.objects.update_or_create(
         connection=connection, kind=kind, external_id=str(external_id), defaults=defaults
     )
+    memo = _memo.get()
+    if memo is not None:
+        memo[(connection.pk, kind, str(external_id))] = ref
     return ref
 
 

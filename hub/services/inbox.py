@@ -75,13 +75,15 @@ def inbox_receive(
     return row, True
 
 
-def inbox_ingest(*, connection: Connection, event_key: str, kind: str, payload: dict[str, Any]) -> Inbox:
-    """A pulled record: stored like a webhook event (raw kept, idempotent), processed now."""
-    row, _ = inbox_receive(source=inbox_source(connection), event_key=event_key, kind=kind, payload=payload,
-                           connection=connection, process=False)
+def inbox_ingest(*, connection: Connection, event_key: str, kind: str,
+                 payload: dict[str, Any]) -> tuple[Inbox, bool]:
+    """A pulled record: stored like a webhook event (raw kept, idempotent), processed now.
+    Returns (row, new): ``new`` is False for a record already seen with the same key."""
+    row, created = inbox_receive(source=inbox_source(connection), event_key=event_key, kind=kind, payload=payload,
+                                 connection=connection, process=False)
     if row.status in (Inbox.Status.RECEIVED, Inbox.Status.FAILED):
         row = inbox_process(row.pk)
-    return row
+    return row, created
 
 
 def inbox_reject(

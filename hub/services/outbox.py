@@ -58,11 +58,14 @@ def outbox_publish(
     for connection in Connection.objects.filter(enabled=True, system__in=systems):
         if origin is not None and connection.pk == origin.pk:
             continue
+        connector = registry.get(connection.system)
+        if not connector.accepts(connection, action, target_kind, target_id, origin):
+            continue
         unsent = Outbox.objects.filter(connection=connection, action=action, target_kind=target_kind,
                                        target_id=target_id)
         if stateful:
             ref = external_ref_for_local(connection, target_kind, target_id)
-            digest = registry.get(connection.system).outbound_fingerprint(action, payload)
+            digest = connector.outbound_fingerprint(action, payload)
             if ref and ref.fingerprint == digest:
                 unsent.filter(status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED]).update(
                     status=Outbox.Status.SKIPPED, last_error="they already hold these values")

@@ -82,6 +82,7 @@ def pass_record(
     *,
     passed_at: dt.datetime,
     contact: Contact | None = None,
+    payer: Contact | None = None,
     card: Card | None = None,
     product: Product | None = None,
     service_point: ServicePoint | None = None,
@@ -99,7 +100,8 @@ def pass_record(
             return existing, False
     if contact is None and card is not None:
         contact = card.contact
-    row = Pass.objects.create(contact=contact, card=card, product=product, service_point=service_point,
+    row = Pass.objects.create(contact=contact, payer=payer or contact, card=card, product=product,
+                              service_point=service_point,
                               passed_at=passed_at, amount=money(amount), operator=operator[:200])
     if connection and external_id:
         external_ref_link(connection, "pass", row.pk, external_id)
