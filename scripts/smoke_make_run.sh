@@ -40,4 +40,12 @@ curl -fsS -c "$jar" -b "$jar" -e "http://127.0.0.1:$port/admin/login/" \
   "http://127.0.0.1:$port/admin/login/?next=/admin/" -o /dev/null
 curl -fsS -b "$jar" "http://127.0.0.1:$port/admin/hub/connection/" -o "$work/connections.html"
 grep -q "Демо: внешняя система" "$work/connections.html" || { echo "not logged in / no demo data"; exit 1; }
-echo "make run smoke test: OK (healthz up, admin login as $user works, demo connection present)"
+
+# Data flows: the worker pulls the Lime emulator's venue into the hub within a minute or two.
+for _ in $(seq 1 180); do
+  curl -fsS -b "$jar" "http://127.0.0.1:$port/admin/hub/pass/" -o "$work/passes.html"
+  if grep -q "Турникет\|Горка\|бассейн\|зона" "$work/passes.html"; then break; fi
+  sleep 1
+done
+grep -q "Турникет\|Горка\|бассейн\|зона" "$work/passes.html" || { echo "no passes arrived from Lime"; tail -50 "$log"; exit 1; }
+echo "make run smoke test: OK (healthz up, admin login as $user works, demo connections present, Lime passes arrived)"

@@ -10,7 +10,8 @@ Assumed parts (our design, mirrored in connectors/lime/mapping.py): the change f
 id; writes ``ClientManagement/Update``, ``ClientManagement/AddFamilyLink``,
 ``PreOrders/Insert|Update|Cancel``; all money in kopecks.
 
-Knobs (POST /_emulator/faults): ``{"expire_tokens": true}``, ``{"token_ttl": 5}``,
+Knobs (POST /_emulator/faults): ``{"expire_tokens": true}``, ``{"expire_tokens_after": 7}``
+(API calls), ``{"token_ttl": 5}``,
 ``{"generate": {"clients": 1, "checks": 2, "passes": 3}}``, ``{"edit_client": {"id": 5,
 "displayName": "…"}}``, ``{"delete_client": 5}``. ``--demo`` keeps producing activity.
 """
@@ -64,6 +65,7 @@ class LimeEmulator(Emulator):
     def reset(self) -> None:
         self.rng = random.Random(self.seed)
         self.tokens: dict[str, float] = {}  # access token → expiry (monotonic)
+        self.expire_after: int | None = None
         self.refresh_tokens: set[str] = set()
         self.seq: dict[str, int] = {}
         self.installations = [{"id": 1, "name": "Аквапарк «Волна»"}]
@@ -222,6 +224,8 @@ class LimeEmulator(Emulator):
     def control(self, spec: dict[str, Any]) -> None:
         if spec.get("expire_tokens"):
             self.tokens.clear()
+        if "expire_tokens_after" in spec:  # revoke every token after N more API calls
+            self.expire_after = int(spec["expire_tokens_after"])
         if "token_ttl" in spec:
             self.token_ttl = int(spec["token_ttl"])
         if isinstance(spec.get("generate"), dict):
@@ -282,6 +286,11 @@ class LimeEmulator(Emulator):
         header = request.headers.get("Authorization", "")
         token = header[7:] if header.startswith("Bearer ") else ""
         with self.lock:
+            if self.expire_after is not None:
+                self.expire_after -= 1
+                if self.expire_after < 0:
+                    self.tokens.clear()
+                    self.expire_after = None
             expiry = self.tokens.get(token)
             if expiry is None or expiry < time.monotonic():
                 self.tokens.pop(token, None)

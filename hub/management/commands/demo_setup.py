@@ -23,7 +23,7 @@ MARKETING_TEXT = "Я согласен получать рекламные и и�
 
 class Command(BaseCommand):
     help = ("Create the admin user (password printed, kept in var/) and the demo configuration: consent "
-            "texts and a connection to the generic HTTP emulator that `make run` starts.")
+            "texts and connections to the emulators that `make run` starts (generic HTTP, Lime).")
 
     def handle(self, *args: object, **opts: object) -> None:
         password_file = settings.VAR_DIR / "admin-password.txt"
@@ -46,4 +46,7 @@ class Command(BaseCommand):
         connection_upsert(name="Демо: внешняя система", system="webhook", base_url="http://127.0.0.1:8101",
                           key="demo-generic", credentials={"token": "demo-token", "secret": "demo-secret"},
                           settings={"rate_limit": "10/second"}, poll_interval=30)
+        connection_upsert(name="Демо: Лайм (аквапарк «Волна»)", system="lime", base_url="http://127.0.0.1:8102",
+                          credentials={"username": "api@venue.example", "password": "demo-lime-password"},
+                          settings={"installation_id": 1, "cashdesk_id": 1}, poll_interval=15)
         self.stdout.write(f"admin login: {username} / {password}")
