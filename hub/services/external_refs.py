@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,7 +19,9 @@ def fingerprint(values: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_memo: ContextVar[dict[tuple[int, str, str], ExternalRef] | None] = ContextVar("external_ref_memo", default=None)
+MEMO_SIZE = 20_000  # bounded: a backfill of millions of rows keeps a flat memory profile
+_memo: ContextVar[OrderedDict[tuple[int, str, str], ExternalRef] | None] = ContextVar(
+    "external_ref_memo", default=None)
 
 
 @contextmanager
@@ -26,7 +29,7 @@ def external_ref_memo() -> Iterator[None]:
     """Remember refs for the length of a pull: a receipt's client, card and products are
     looked up once, not once per line. Only hits are kept; a stale hit (its row rolled
     back with a rejected record) makes callers see a missing row and recreate it."""
-    token = _memo.set({})
+    token = _memo.set(OrderedDict())
     try:
         yield
     finally:
@@ -37,11 +40,22 @@ def external_ref_find(connection: Connection, kind: str, external_id: str) -> Ex
     memo = _memo.get()
     key = (connection.pk, kind, str(external_id))
     if memo is not None and key in memo:
+        memo.move_to_end(key)
         return memo[key]
     ref = ExternalRef.objects.filter(connection=connection, kind=kind, external_id=str(external_id)).first()
-    if memo is not None and ref is not None:
-        memo[key] = ref
+    if ref is not None:
+        _remember(key, ref)
     return ref
+
+
+def _remember(key: tuple[int, str, str], ref: ExternalRef) -> None:
+    memo = _memo.get()
+    if memo is None:
+        return
+    memo[key] = ref
+    memo.move_to_end(key)
+    if len(memo) > MEMO_SIZE:
+        memo.popitem(last=False)
 
 
 def external_ref_for_local(connection: Connection, kind: str, local_id: int) -> ExternalRef | None:
@@ -65,9 +79,7 @@ def external_ref_link(
     ref, _ = ExternalRef.objects.update_or_create(
         connection=connection, kind=kind, external_id=str(external_id), defaults=defaults
     )
-    memo = _memo.get()
-    if memo is not None:
-        memo[(connection.pk, kind, str(external_id))] = ref
+    _remember((connection.pk, kind, str(external_id)), ref)
     return ref
 
 
