@@ -157,8 +157,8 @@ class InboxAdmin(QueueAdminMixin, admin.ModelAdmin):
 
 @admin.register(ExternalRef)
 class ExternalRefAdmin(admin.ModelAdmin):
-    list_display = ("connection", "kind", "local_id", "external_id", "updated_at")
-    list_filter = ("connection", "kind")
+    list_display = ("connection", "kind", "local_id", "external_id", "missing_since", "updated_at")
+    list_filter = ("connection", "kind", ("missing_since", admin.EmptyFieldListFilter))
     search_fields = ("external_id", "=local_id")
 
 

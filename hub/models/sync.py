@@ -37,6 +37,9 @@ class Connection(models.Model):
     last_push_at = models.DateTimeField(_("last successful push"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    pull_failures = models.PositiveIntegerField(
+        _("failed pulls in a row"), default=0,
+        help_text=_("Each failure doubles the wait before the next pull (up to an hour)."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from hub.locks import LockTimeout, named_lock
@@ -17,6 +18,7 @@ from hub.sync.errors import SyncError
 from hub.sync.types import CheckResult, Progress, PullReport
 
 log = logging.getLogger(__name__)
+PULL_BACKOFF_CAP = 3600
 
 
 def connection_upsert(
@@ -91,10 +93,10 @@ def connection_pull(connection: Connection, *, full: bool = False, progress: Pro
                 report = connector.pull(connection, full=full, progress=progress)
             except Exception as exc:  # recorded for admin / hub_status, then re-raised
                 message = str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"
-                Connection.objects.filter(pk=connection.pk).update(last_error=message[:2000],
-                                                                   last_error_at=timezone.now())
+                Connection.objects.filter(pk=connection.pk).update(
+                    last_error=message[:2000], last_error_at=timezone.now(), pull_failures=F("pull_failures") + 1)
                 raise
-            Connection.objects.filter(pk=connection.pk).update(last_pull_at=timezone.now())
+            Connection.objects.filter(pk=connection.pk).update(last_pull_at=timezone.now(), pull_failures=0)
             return report
     except LockTimeout:
         log.info("pull of connection %s already running", connection.pk)
@@ -109,7 +111,10 @@ def connections_due_for_pull(now: Any = None) -> list[Connection]:
         if connector is None or not connector.can_pull:
             continue
         last = max([t for t in (connection.last_pull_at, connection.last_error_at) if t], default=None)
-        if last is None or (now - last).total_seconds() >= connection.poll_interval:
+        # An outage is not hammered: every failed pull in a row doubles the wait, up to an hour.
+        wait = min(connection.poll_interval * 2 ** min(connection.pull_failures, 10), max(PULL_BACKOFF_CAP,
+                                                                                          connection.poll_interval))
+        if last is None or (now - last).total_seconds() >= wait:
             due.append(connection)
     return due
 

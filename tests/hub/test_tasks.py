@@ -56,3 +56,25 @@ def test_disabled_connection_keeps_its_queue(webhook_connection):
     Connection.objects.filter(pk=webhook_connection.pk).update(enabled=False)
     assert outbox_drain_task.delay().get() == 0
     assert Outbox.objects.get().status == Outbox.Status.PENDING
+
+
+def test_failing_pulls_back_off_exponentially_and_reset_on_success(webhook_connection, webhook_emulator):
+    from hub.services.connections import connection_pull
+    from hub.sync.errors import SyncError
+
+    good_url = webhook_connection.base_url
+    Connection.objects.filter(pk=webhook_connection.pk).update(base_url="http://127.0.0.1:1")
+    webhook_connection.refresh_from_db()
+    for _ in range(3):
+        with pytest.raises(SyncError):
+            connection_pull(webhook_connection)
+    webhook_connection.refresh_from_db()
+    assert webhook_connection.pull_failures == 3
+    after_error = webhook_connection.last_error_at
+    assert connections_due_for_pull(after_error + dt.timedelta(seconds=230)) == []  # 30 s × 2³ = 240 s
+    assert connections_due_for_pull(after_error + dt.timedelta(seconds=241)) == [webhook_connection]
+    Connection.objects.filter(pk=webhook_connection.pk).update(base_url=good_url)
+    webhook_connection.refresh_from_db()
+    connection_pull(webhook_connection)
+    webhook_connection.refresh_from_db()
+    assert webhook_connection.pull_failures == 0
