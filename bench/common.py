@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,7 +19,10 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 def setup_django(database_url: str | None) -> None:
     """Never the operator's database: a temp SQLite, or the URL given explicitly."""
     sys.path.insert(0, str(ROOT))
-    os.environ["HUB_VAR_DIR"] = tempfile.mkdtemp(prefix="hub-bench-")
+    var_dir = tempfile.mkdtemp(prefix="hub-bench-")
+    atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
+    os.environ["HUB_VAR_DIR"] = var_dir
+    os.environ["BENCH_REV"] = _rev()  # the code measured, even if the tree moves meanwhile
     if database_url:
         os.environ["DATABASE_URL"] = database_url
     else:
@@ -35,9 +40,16 @@ def setup_django(database_url: str | None) -> None:
     call_command("migrate", verbosity=0)
 
 
-def record(name: str, figures: dict[str, str]) -> None:
+def _rev() -> str:
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,  # noqa: S607
                          text=True, check=False).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,  # noqa: S607
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return rev + ("+uncommitted" if dirty else "")
+
+
+def record(name: str, figures: dict[str, str]) -> None:
+    rev = os.environ.get("BENCH_REV") or _rev()
     machine = f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
     line = (f"| {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} | {name} | "
             + ", ".join(f"{k}: {v}" for k, v in figures.items()) + f" | {machine} | {rev} |")

@@ -32,7 +32,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 @dataclass
 class Fault:
     """Answer ``status`` (or just delay) for the next ``times`` matching requests; a string
-    ``body`` is sent as HTML, anything else as JSON."""
+    ``body`` is sent as HTML, anything else as JSON; ``after`` does the work first, so the
+    caller loses a response to a request that did succeed."""
 
     status: int | None = None
     times: int = 1
@@ -40,6 +41,7 @@ class Fault:
     retry_after: float | None = None
     latency_ms: int = 0
     body: Any = None
+    after: bool = False  # do the work, then answer the fault: "the response was lost"
 
     def matches(self, path: str) -> bool:
         return self.times > 0 and path.startswith(self.path_prefix or "/")
@@ -100,6 +102,8 @@ class Emulator:
             limited = self._rate_limited()
         if fault and fault.latency_ms:
             time.sleep(fault.latency_ms / 1000)
+        if fault and fault.status and fault.after:
+            self._route(request, path)
         if fault and fault.status:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             if isinstance(fault.body, str):  # a text body: proxies' and maintenance pages' HTML
@@ -171,6 +175,7 @@ def _fault(item: Any) -> Fault:
         retry_after=None if item.get("retry_after") is None else float(item["retry_after"]),
         latency_ms=int(item.get("latency_ms", 0)),
         body=item.get("body"),
+        after=bool(item.get("after", False)),
     )
 
 

@@ -33,23 +33,28 @@ class LimeClient(HttpClient):
 
     def _access_token(self, force: bool = False) -> str:
         creds = self.connection.credentials
-        if not force and creds.get("access_token") and creds.get("expires_at", 0) > time.time() + EARLY:
+        if not force and self._fresh(creds):
             return creds["access_token"]
         with named_lock(f"lime-token:{self.connection.pk}", timeout=60, wait=60):
             fresh = Connection.objects.get(pk=self.connection.pk)  # another worker may have renewed it
             creds = fresh.credentials
             stale = force and creds.get("access_token") == self.connection.credentials.get("access_token")
-            if not stale and creds.get("access_token") and creds.get("expires_at", 0) > time.time() + EARLY:
+            if not stale and self._fresh(creds):
                 self.connection.credentials = creds
                 return creds["access_token"]
             token = self._grant(creds)
-            creds = {**creds, "access_token": token["access_token"],
-                     "refresh_token": token.get("refresh_token", ""),
-                     "expires_at": time.time() + float(token.get("expires_in") or 3600)}
+            lifetime = float(token.get("expires_in") or 3600)
+            creds = {**creds, "access_token": token["access_token"], "refresh_token": token.get("refresh_token", ""),
+                     "expires_at": time.time() + lifetime, "renew_before": min(EARLY, lifetime / 2)}
             fresh.credentials = creds
             fresh.save(update_fields=["credentials", "updated_at"])
             self.connection.credentials = creds
             return creds["access_token"]
+
+    @staticmethod
+    def _fresh(creds: dict[str, Any]) -> bool:
+        margin = creds.get("renew_before", EARLY)
+        return bool(creds.get("access_token")) and creds.get("expires_at", 0) > time.time() + margin
 
     def _grant(self, creds: dict[str, Any]) -> dict[str, Any]:
         if creds.get("refresh_token"):

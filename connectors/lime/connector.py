@@ -18,7 +18,7 @@ from bookings.services import PreorderLineData, preorder_upsert
 from connectors.base.connector import Connector
 from connectors.lime import mapping
 from connectors.lime.client import LimeClient
-from hub.models import Card, Connection, ExternalRef, Inbox, Outbox, Product, Purchase
+from hub.models import Card, Connection, Contact, ContactIdentity, ExternalRef, Inbox, Outbox, Product, Purchase
 from hub.services.catalog import category_get_or_create, product_upsert, service_point_get_or_create
 from hub.services.connections import cursor_get, cursor_set
 from hub.services.contacts import card_upsert, child_link, contact_for_ref, contact_upsert
@@ -42,6 +42,13 @@ ENTITIES = ("Clients", "Checks", "Passes", "PreOrders")
 KINDS = {"Clients": "lime.client", "Checks": "lime.check", "Passes": "lime.pass", "PreOrders": "lime.preorder"}
 
 
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 class LimeConnector(Connector):
     system = "lime"
     title = _("Lime")
@@ -61,56 +68,83 @@ class LimeConnector(Connector):
     def pull(self, connection: Connection, *, full: bool = False, progress: Progress | None = None) -> PullReport:
         client = LimeClient(connection)
         report = PullReport()
-        seen_clients: set[str] | None = set() if full else None
+        started = timezone.now()
+        errors: list[SyncError] = []
         with external_ref_memo():
-            self._pull_products(connection, client, report)
-            for entity in ENTITIES:
-                self._pull_feed(connection, client, entity, full, report, progress, seen_clients)
-        if seen_clients is not None:
-            self._mark_missing(connection, seen_clients, report)
+            for step in ["products", *ENTITIES]:
+                try:  # one feed failing does not hold the others back; cursors keep their place
+                    if step == "products":
+                        self._pull_products(connection, client, report)
+                    else:
+                        self._pull_feed(connection, client, step, full, report, progress)
+                except SyncError as exc:
+                    errors.append(exc)
+                    report.add(f"{step.lower()} failed")
+        if errors:
+            raise type(errors[0])("; ".join(str(e) for e in errors), retry_after=errors[0].retry_after)
+        if full:
+            self._mark_missing(connection, started, report)
         return report
 
     def _pull_products(self, connection: Connection, client: LimeClient, report: PullReport) -> None:
         tree = client.goods_tree()
         paths = mapping.category_paths(tree.get("categories") or [])
-        for good in tree.get("goodTypes") or []:
+        goods = tree.get("goodTypes")
+        for good in goods if isinstance(goods, list) else []:
+            good = good if isinstance(good, dict) else {"id": None, "raw": good}
+            category = good.get("categoryId")
+            path = paths.get(category, []) if isinstance(category, int | str) else []
             row, new = inbox_ingest(connection=connection, kind="lime.good_type",
                                     event_key=f"good:{good.get('id')}:{fingerprint(good)[:16]}",
-                                    payload={"data": good, "category_path": paths.get(good.get("categoryId"), [])})
+                                    payload={"data": good, "category_path": path})
             self._count(report, "products", row, new)
 
     def _pull_feed(self, connection: Connection, client: LimeClient, entity: str, full: bool, report: PullReport,
-                   progress: Progress | None, seen: set[str] | None) -> None:
-        """Follow the entity's change cursor: (from, skip) so equal timestamps never loop."""
+                   progress: Progress | None) -> None:
+        """Keyset paging: resume strictly after the last (field, id) seen; edits come round again."""
         field, filter_key = mapping.FEEDS[entity]
-        cursor = {"from": "", "skip": 0} if full else json.loads(cursor_get(connection, entity) or '{"from": ""}')
-        cursor.setdefault("skip", 0)
+        cursor = {} if full else json.loads(cursor_get(connection, entity) or "{}")
         label = entity.lower()
         done = 0
         while True:
-            filt = {filter_key: cursor["from"]} if cursor["from"] else {}
-            page = client.select(entity, filt, cursor["skip"], mapping.PAGE_SIZE)
-            if not page:
-                break
+            filt: dict[str, Any] = {}
+            if cursor.get("id") is not None:
+                filt["afterId"] = cursor["id"]
+                if filter_key:
+                    filt[filter_key] = cursor["from"]
+            page = client.select(entity, filt, 0, mapping.PAGE_SIZE)
+            records = [r for r in page if isinstance(r, dict) and r.get("id") is not None]
             with transaction.atomic():  # one commit per page; each record has its own savepoint
                 for record in page:
-                    if not isinstance(record, dict) or "id" not in record:
-                        record = {"id": None, "raw": record}
-                    version = record.get(field) if entity in ("Clients", "PreOrders") else ""
-                    row, new = inbox_ingest(connection=connection, kind=KINDS[entity], payload={"data": record},
-                                            event_key=f"{label}:{record['id']}:{version}")
-                    self._count(report, label, row, new)
-                    if seen is not None and entity == "Clients" and record.get("id") is not None:
-                        seen.add(str(record["id"]))
-            last = str(page[-1].get(field) or "") if isinstance(page[-1], dict) else ""
-            if last and last != cursor["from"]:
-                cursor = {"from": last, "skip": sum(1 for r in page if isinstance(r, dict) and r.get(field) == last)}
-            else:
-                cursor = {"from": cursor["from"], "skip": cursor["skip"] + len(page)}
+                    self._ingest(connection, entity, record, report)
+                if entity == "Clients" and full:  # seen in this full pull: not missing
+                    ExternalRef.objects.filter(connection=connection, kind="contact",
+                                               external_id__in=[str(r["id"]) for r in records]
+                                               ).update(missing_since=None, updated_at=timezone.now())
+            if not records:
+                break
+            last = records[-1]
+            position = (str(last.get(field) or ""), _int(last["id"]))
+            if cursor.get("id") is not None and position <= (str(cursor.get("from", "")), _int(cursor["id"])) \
+                    and field != "id":
+                raise FatalError(f"Lime {entity}/Select went backwards; stopping to avoid a loop")
+            cursor = {"from": position[0], "id": last["id"]} if field != "id" else {"id": last["id"]}
             cursor_set(connection, entity, json.dumps(cursor))
             done += len(page)
             if progress:
                 progress(label, done, None)
+            if len(page) < mapping.PAGE_SIZE:
+                break
+
+    def _ingest(self, connection: Connection, entity: str, record: Any, report: PullReport) -> None:
+        label = entity.lower()
+        if not isinstance(record, dict) or record.get("id") is None:
+            record = {"id": None, "raw": record}
+        # The key names this exact version: same-second edits differ by content.
+        version = fingerprint(record)[:16] if entity in ("Clients", "PreOrders") else ""
+        row, new = inbox_ingest(connection=connection, kind=KINDS[entity], payload={"data": record},
+                                event_key=f"{label}:{record['id']}:{version}")
+        self._count(report, label, row, new)
 
     @staticmethod
     def _count(report: PullReport, label: str, row: Inbox, new: bool) -> None:
@@ -119,12 +153,11 @@ class LimeConnector(Connector):
         else:
             report.add(label if row.status == Inbox.Status.PROCESSED else f"{label} {row.status}")
 
-    def _mark_missing(self, connection: Connection, seen: set[str], report: PullReport) -> None:
-        """A full pull that no longer sees a client: mark the mapping, keep our contact."""
-        refs = ExternalRef.objects.filter(connection=connection, kind="contact")
-        vanished = refs.filter(missing_since__isnull=True).exclude(external_id__in=seen)
-        count = vanished.update(missing_since=timezone.now())
-        refs.filter(external_id__in=seen, missing_since__isnull=False).update(missing_since=None)
+    def _mark_missing(self, connection: Connection, started: Any, report: PullReport) -> None:
+        """A full pull that did not see a client (its ref not touched since the pull began):
+        mark the mapping, keep our contact. Stubs never seen as clients are left alone."""
+        count = ExternalRef.objects.filter(connection=connection, kind="contact", updated_at__lt=started,
+                                           missing_since__isnull=True).update(missing_since=timezone.now())
         if count:
             report.add("clients missing in Lime", count)
 
@@ -139,7 +172,11 @@ class LimeConnector(Connector):
         data = row.payload.get("data")
         if not isinstance(data, dict) or data.get("id") in (None, ""):
             raise ValidationError("Lime record without an id.")
-        handler(row.connection, data, row.payload)
+        try:
+            handler(row.connection, data, row.payload)
+        except (TypeError, ValueError, ArithmeticError, KeyError, AttributeError) as exc:
+            # Bad data, not a bad day: reject (kept, visible) rather than retry forever.
+            raise ValidationError(f"Unexpected Lime data: {type(exc).__name__}: {exc}") from exc
 
     def _apply_good_type(self, connection: Connection, good: dict[str, Any], payload: dict[str, Any]) -> None:
         product_upsert(name=str(good.get("name") or ""), kind=mapping.product_kind(good),
@@ -150,12 +187,22 @@ class LimeConnector(Connector):
     def _apply_client(self, connection: Connection, client: dict[str, Any], payload: dict[str, Any]) -> None:
         external_id = str(client["id"])
         values = mapping.client_values(client)
-        category = "child" if mapping.is_child(client) else "adult"
+        data = mapping.client_to_contact(client)
+        known = external_ref_find(connection, "contact", external_id)
+        known_contact = Contact.objects.filter(pk=known.local_id).first() if known else None
+        if known_contact and known_contact.parent_links.exists():
+            # Someone's child (by a family link), whatever its category says: the phone and
+            # e-mail it carries are the parents', they must not merge it into a parent.
+            held = set(ContactIdentity.objects.filter(contact__children_links__child=known_contact)
+                       .values_list("value", flat=True))
+            data.category = "child"
+            data.phones = [p for p in data.phones if mapping.normalised_phone(p) not in held]
+            data.emails = [e for e in data.emails if e.strip().lower() not in held]
         if external_ref_is_echo(connection, "contact", external_id, values):
-            contact = contact_for_ref(connection, external_id, category)
+            contact = contact_for_ref(connection, external_id, data.category)
         else:
-            contact, _ = contact_upsert(mapping.client_to_contact(client), connection=connection,
-                                        external_id=external_id, external_values=values)
+            contact, _ = contact_upsert(data, connection=connection, external_id=external_id,
+                                        external_values=values)
         for card in client.get("cards") or []:
             if isinstance(card, dict) and card.get("code"):
                 local = card_upsert(str(card["code"]), contact)
@@ -221,11 +268,15 @@ class LimeConnector(Connector):
         lines = record.get("lines")
         if not isinstance(lines, list) or not lines:
             raise ValidationError("Preorder without lines.")
+        if external_ref_is_echo(connection, "preorder", str(record["id"]), mapping.preorder_values(record)):
+            return  # what we wrote, reported back
         contact = contact_for_ref(connection, record.get("clientId"))
         if contact is None:
             raise ValidationError("Preorder without a client.")
         status = mapping.PREORDER_STATUSES.get(str(record.get("status") or "new"), Preorder.Status.NEW)
+        ours = mapping.hub_preorder_id(record)  # created by us, its Insert answer may have been lost
         preorder_upsert(
+            preorder=Preorder.objects.filter(pk=ours).first() if ours else None,
             contact=contact, status=status, comment=str(record.get("comment") or ""),
             scheduled_for=mapping.to_utc(record["date"], connection.time_zone) if record.get("date") else None,
             lines=[PreorderLineData(product=self._product(connection, ln.get("goodTypeId")),
@@ -264,29 +315,45 @@ class LimeConnector(Connector):
             except SyncError as exc:
                 results[row.pk] = PushResult(ok=False, error=str(exc), retryable=exc.retryable,
                                              retry_after=exc.retry_after)
+            except Exception as exc:  # one bad row must not make the rows already sent go again
+                log.exception("Lime push of outbox %s failed", row.pk)
+                results[row.pk] = PushResult(ok=False, error=f"{type(exc).__name__}: {exc}")
         return results
 
     def _push_contact(self, connection: Connection, client: LimeClient, row: Outbox) -> PushResult:
         body = mapping.contact_to_client(row.payload)
         ref = external_ref_for_local(connection, "contact", row.target_id)
         if ref is None:
-            lookup = {"email": body["email"], "installationId": connection.settings.get("installation_id", 1)}
-            found = client.call("/api/ClientManagement/GetClientInfoByEmail", lookup) if body["email"] else []
-            if isinstance(found, list) and found and isinstance(found[0], dict):
-                client_id = str(found[0].get("userData", {}).get("id"))
-            else:
+            client_id = self._find_adult_by_email(connection, client, body["email"])
+            if client_id is None:
                 created = client.call("/api/ClientManagement/Insert", {
                     "email": body["email"], "phoneNumber": body["phoneNumber"], "displayName": body["displayName"]})
                 if not isinstance(created, int | str) or not str(created).isdigit():
                     raise FatalError(f"Lime Insert answered {created!r} instead of a client id")
                 client_id = str(created)
+            # Stored at once (own commit): a failure below must not lead to a second Insert.
+            external_ref_link(connection, "contact", row.target_id, client_id)
         else:
             client_id = ref.external_id
-        answer = client.call("/api/ClientManagement/Update", {"id": int(client_id), **body})
+        # Empty values are not sent: the hub not knowing a child's phone must not erase Lime's.
+        answer = client.call("/api/ClientManagement/Update",
+                             {"id": int(client_id), **{k: v for k, v in body.items() if v}})
         if not isinstance(answer, dict) or "userData" not in answer:
             raise FatalError(f"Lime Update answered {str(answer)[:200]}")
         return PushResult(ok=True, external_id=client_id,
                           fingerprint=fingerprint(mapping.client_values(answer["userData"])))
+
+    @staticmethod
+    def _find_adult_by_email(connection: Connection, client: LimeClient, email: str) -> str | None:
+        if not email:
+            return None
+        found = client.call("/api/ClientManagement/GetClientInfoByEmail",
+                            {"email": email, "installationId": connection.settings.get("installation_id", 1)})
+        for item in found if isinstance(found, list) else []:
+            user = item.get("userData") if isinstance(item, dict) else None
+            if isinstance(user, dict) and user.get("id") and not mapping.is_child(user):
+                return str(user["id"])
+        return None
 
     def _push_preorder(self, connection: Connection, client: LimeClient, row: Outbox) -> PushResult:
         snapshot = row.payload
@@ -297,7 +364,9 @@ class LimeConnector(Connector):
             return PushResult(ok=True, external_id=ref.external_id if ref else "")
         contact_ref = external_ref_for_local(connection, "contact", snapshot["contact_id"])
         if contact_ref is None:
-            raise RetryableError("the preorder's contact is not in Lime yet (it is created there first)")
+            if connection.settings.get("create_contacts_in_lime"):
+                raise RetryableError("the preorder's contact is not in Lime yet (it is being created there)")
+            raise FatalError("the preorder's contact is not in Lime, and creating contacts in Lime is off")
         goods = {}
         for line in snapshot.get("lines", []):
             product_ref = external_ref_for_local(connection, "product", line["product_id"])
@@ -305,10 +374,11 @@ class LimeConnector(Connector):
                 raise FatalError(f"product #{line['product_id']} is not a Lime good type; map it first")
             goods[line["product_id"]] = product_ref.external_id
         body = mapping.preorder_to_lime(snapshot, contact_ref.external_id, goods, connection.time_zone)
+        digest = fingerprint(mapping.preorder_values(body))
         if ref:
             client.call("/api/PreOrders/Update", {"id": int(ref.external_id), **body})
-            return PushResult(ok=True, external_id=ref.external_id)
-        created = client.call("/api/PreOrders/Insert", body)
+            return PushResult(ok=True, external_id=ref.external_id, fingerprint=digest)
+        created = client.call("/api/PreOrders/Insert", body)  # idempotent by externalId
         if not str(created).isdigit():
             raise FatalError(f"Lime PreOrders/Insert answered {created!r} instead of an id")
-        return PushResult(ok=True, external_id=str(created))
+        return PushResult(ok=True, external_id=str(created), fingerprint=digest)

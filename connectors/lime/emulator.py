@@ -5,10 +5,10 @@ client_id ``Jade.Api``), Bearer auth, ``/api/<Entity>/Select`` → ``{"data": [.
 ``/api/CashdeskServer/*`` and ``/api/ClientManagement/*`` as listed there; amounts of
 rights in kopecks, times ISO without offset (venue local time).
 Assumed parts (our design, mirrored in connectors/lime/mapping.py): the change feeds
-``Clients/Select`` (filter ``modifiedFrom``), ``Checks/Select`` and ``Passes/Select``
-(filter ``timeFrom``), ``PreOrders/Select`` (``modifiedFrom``), ordered by that field then
-id; writes ``ClientManagement/Update``, ``ClientManagement/AddFamilyLink``,
-``PreOrders/Insert|Update|Cancel``; all money in kopecks.
+``Clients/Select`` and ``PreOrders/Select`` (filter ``modifiedFrom`` + ``afterId``: rows
+strictly after that (modified, id), in that order), ``Checks/Select`` and
+``Passes/Select`` (filter ``afterId``, in id order); writes ``ClientManagement/Update``,
+``ClientManagement/AddFamilyLink``, ``PreOrders/Insert|Update|Cancel``; all money in kopecks.
 
 Knobs (POST /_emulator/faults): ``{"expire_tokens": true}``, ``{"expire_tokens_after": 7}``
 (API calls), ``{"token_ttl": 5}``,
@@ -65,6 +65,7 @@ class LimeEmulator(Emulator):
     def reset(self) -> None:
         self.rng = random.Random(self.seed)
         self.tokens: dict[str, float] = {}  # access token → expiry (monotonic)
+        self.widget_token = str(uuid.UUID(int=self.seed))
         self.expire_after: int | None = None
         self.refresh_tokens: set[str] = set()
         self.seq: dict[str, int] = {}
@@ -146,8 +147,10 @@ class LimeEmulator(Emulator):
             birthDate=f"{rng.randint(1970, 1998)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}")
         self._new_card(parent["id"])
         for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            shared = rng.random() < 0.5  # cashdesks often put the parent's contacts on the child
             child = self._new_client(
                 when, displayName=f"{rng.choice(KIDS)} {last}", category="child",
+                phoneNumber=phone if shared else "", email=parent["email"] if shared else "",
                 birthDate=f"{rng.randint(2012, 2022)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}")
             if rng.random() < 0.5:
                 self._new_card(child["id"])
@@ -204,6 +207,7 @@ class LimeEmulator(Emulator):
 
     def credentials(self) -> dict[str, Any]:
         return {"username": self.username, "password": self.password, "client_id": CLIENT_ID,
+                "lime_token": self.widget_token,
                 "installation_id": 1, "cashdesk_id": 1}
 
     def entities(self) -> dict[str, Any]:
@@ -284,6 +288,8 @@ class LimeEmulator(Emulator):
 
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
+        if header.startswith("LimeToken ") and header[10:] == self.widget_token:
+            return True  # the static widget scheme
         token = header[7:] if header.startswith("Bearer ") else ""
         with self.lock:
             if self.expire_after is not None:
@@ -307,6 +313,8 @@ class LimeEmulator(Emulator):
         body = self._body(request)
         filt = body.get("filter") or {}
         page = body.get("page") or {}
+        if not isinstance(filt, dict) or not isinstance(page, dict):
+            return json_response({"error": "filter and page must be objects"}, 400)
         try:
             skip, take = int(page.get("skip", 0)), min(int(page.get("take", 25)), MAX_TAKE)
         except (TypeError, ValueError):
@@ -321,24 +329,44 @@ class LimeEmulator(Emulator):
             for key in ("installationId", "canWrite"):
                 if key in filt:
                     rows = [r for r in rows if r.get(key) == filt[key]]
-            if since_key and filt.get(since_key):
-                rows = [r for r in rows if r[order_key] >= str(filt[since_key])[:19]]
-            if order_key:
-                rows = sorted(rows, key=lambda r: (r[order_key], r["id"]))
+            try:
+                rows = self._after(rows, order_key, since_key, filt)
+            except (TypeError, ValueError):
+                return json_response({"error": "afterId must be an integer"}, 400)
             data = [self._public(entity, r) for r in rows[skip:skip + take]]
         return json_response({"data": data})
 
+    @staticmethod
+    def _after(rows: list[dict[str, Any]], order_key: str, since_key: str,
+               filt: dict[str, Any]) -> list[dict[str, Any]]:
+        """Keyset paging: rows strictly after (since, afterId) in (order_key, id) order."""
+        if not order_key:
+            return rows
+        after_id = int(filt["afterId"]) if filt.get("afterId") is not None else None
+        if order_key == "id":
+            rows = [r for r in rows if after_id is None or r["id"] > after_id]
+        elif filt.get(since_key):
+            since = str(filt[since_key])[:19]
+            rows = [r for r in rows if r[order_key] > since or (
+                r[order_key] == since and (after_id is None or r["id"] > after_id))]
+        return sorted(rows, key=lambda r: (r[order_key], r["id"]))
+
     def _feed(self, entity: str) -> tuple[list[dict[str, Any]] | None, str, str]:
         feeds = {
-            "Installations": (self.installations, "", ""),
-            "Cashdesks": (self.cashdesks, "", ""),
-            "GoodTypes": ([{**g, "installationId": 1} for g in self.good_types], "", ""),
-            "Clients": ([c for c in self.clients.values() if not c.get("deleted")], "modified", "modifiedFrom"),
-            "Checks": (list(self.checks.values()), "time", "timeFrom"),
-            "Passes": (list(self.passes.values()), "time", "timeFrom"),
-            "PreOrders": (list(self.preorders.values()), "modified", "modifiedFrom"),
+            "Installations": (lambda: self.installations, "", ""),
+            "Cashdesks": (lambda: self.cashdesks, "", ""),
+            "GoodTypes": (lambda: [{**g, "installationId": 1} if isinstance(g, dict) else g
+                                   for g in self.good_types], "", ""),
+            "Clients": (lambda: [c for c in self.clients.values() if not c.get("deleted")], "modified",
+                        "modifiedFrom"),
+            "Checks": (lambda: list(self.checks.values()), "id", ""),
+            "Passes": (lambda: list(self.passes.values()), "id", ""),
+            "PreOrders": (lambda: list(self.preorders.values()), "modified", "modifiedFrom"),
         }
-        return feeds.get(entity, (None, "", ""))
+        if entity not in feeds:
+            return None, "", ""
+        rows, order_key, since_key = feeds[entity]
+        return rows(), order_key, since_key
 
     @staticmethod
     def _public(entity: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -349,6 +377,12 @@ class LimeEmulator(Emulator):
         if not self._authorised(request):
             return Response(status=401)
         args = {**request.args, **(self._body(request) if request.method == "POST" and op != "PutCheck" else {})}
+        try:
+            return self._cashdesk(request, op, args)
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": f"bad parameter: {exc}"}, 400)
+
+    def _cashdesk(self, request: Request, op: str, args: dict[str, Any]) -> Response:
         with self.lock:
             if op == "GetShift":
                 shift = self.shifts.get(int(args.get("cashdeskId", 0)))
@@ -366,9 +400,13 @@ class LimeEmulator(Emulator):
             if op == "GetServerCurrentTime":
                 return json_response(self._iso(self._now()))
             if op == "GetOrCreateRight":
+                wanted = {k: args.get(k) for k in ("cardId", "goodTypeId", "clientId", "price", "time")}
+                existing = next((r for r in self.rights.values()
+                                 if all(r.get(k) == wanted[k] for k in ("cardId", "goodTypeId", "time"))), None)
+                if existing:
+                    return json_response({"id": existing["id"]})
                 right_id = self._next("right", 1)
-                self.rights[right_id] = {"id": right_id, **{k: args.get(k) for k in (
-                    "cardId", "goodTypeId", "clientId", "price", "time")}}
+                self.rights[right_id] = {"id": right_id, **wanted}
                 return json_response({"id": right_id})
             if op == "GetCardInfo":
                 card = self.cards.get(int(args.get("cardId") or 0)) or next(
@@ -386,8 +424,10 @@ class LimeEmulator(Emulator):
     def _put_check(self, body: dict[str, Any]) -> Response:
         check = body.get("check") or {}
         entries = body.get("entries") or []
-        if not check.get("id") or not isinstance(entries, list) or not entries:
+        if not isinstance(check, dict) or not check.get("id") or not isinstance(entries, list) or not entries:
             return json_response({"error": "check.id and entries are required"}, 400)
+        if not all(isinstance(e, dict) and isinstance(e.get("entry"), dict) for e in entries):
+            return json_response({"error": "each entry is {\"entry\": {...}, \"payments\": [...]}"}, 400)
         self.checks[int(check["id"])] = {
             "id": int(check["id"]), "installationId": check.get("installationId"),
             "cashdeskId": check.get("cashdeskId"), "userId": check.get("userId"),
@@ -395,7 +435,7 @@ class LimeEmulator(Emulator):
             "time": str(check.get("time") or self._iso(self._now()))[:19], "type": check.get("type", 0),
             "entries": [{"id": n + 1, "goodTypeId": e["entry"].get("goodTypeId"), "price": e["entry"].get("price"),
                          "basePrice": e["entry"].get("basePrice"), "count": e["entry"].get("count", 1),
-                         "amount": (e["entry"].get("price") or 0) * (e["entry"].get("count") or 1),
+                         "amount": e["entry"].get("amount"),
                          "cardId": e["entry"].get("cardId"), "userId": e["entry"].get("userId")}
                         for n, e in enumerate(entries)],
         }
@@ -406,6 +446,12 @@ class LimeEmulator(Emulator):
         if not self._authorised(request):
             return Response(status=401)
         body = {**request.args, **self._body(request)}
+        try:
+            return self._client_management(op, body)
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": f"bad parameter: {exc}"}, 400)
+
+    def _client_management(self, op: str, body: dict[str, Any]) -> Response:
         with self.lock:
             if op == "Insert":
                 digits = "".join(ch for ch in str(body.get("phoneNumber", "")) if ch.isdigit())

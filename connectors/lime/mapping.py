@@ -21,12 +21,17 @@ from django.core.exceptions import ValidationError
 from hub.models import ContactRelation, Product
 from hub.services.contacts import ContactData
 from hub.services.money import money, money_from_kopecks
+from hub.services.normalize import phone_normalize
 
-# Feeds: entity → (field the cursor follows, filter key that starts from it)
+# Feeds: entity → (field the keyset cursor follows, filter key for it). Every feed is read
+# in (field, id) order and resumed strictly after the last (field, id) seen:
+# ``{<filter key>: value, "afterId": id}``. Receipts and passes follow their id (insertion
+# order), so one that arrives late with an older time is still read; clients and preorders
+# follow ``modified``, so an edit brings the record round again.
 FEEDS = {
     "Clients": ("modified", "modifiedFrom"),
-    "Checks": ("time", "timeFrom"),
-    "Passes": ("time", "timeFrom"),
+    "Checks": ("id", ""),
+    "Passes": ("id", ""),
     "PreOrders": ("modified", "modifiedFrom"),
 }
 PAGE_SIZE = 200
@@ -115,6 +120,13 @@ def client_to_contact(client: dict[str, Any]) -> ContactData:
     )
 
 
+def normalised_phone(raw: str) -> str:
+    try:
+        return phone_normalize(raw)
+    except ValidationError:
+        return raw
+
+
 def client_values(client: dict[str, Any]) -> dict[str, Any]:
     """What we exchange with Lime about a person, normalised: the echo fingerprint."""
     phone = "".join(ch for ch in str(client.get("phoneNumber") or "") if ch.isdigit())
@@ -165,10 +177,27 @@ def preorder_to_lime(snapshot: dict[str, Any], client_id: str, good_type_ids: di
         "clientId": int(client_id),
         "date": to_lime_time(dt.datetime.fromisoformat(when), tz) if when else None,
         "comment": snapshot.get("comment", ""),
-        "externalId": f"hub-preorder-{snapshot['id']}",
+        "externalId": f"{PREORDER_EXTERNAL_PREFIX}{snapshot['id']}",
+        "status": snapshot.get("status") or "new",
         "lines": [{"goodTypeId": int(good_type_ids[ln["product_id"]]), "count": float(ln["quantity"]),
                    "price": to_kopecks(ln["price"])} for ln in snapshot.get("lines", [])],
     }
 
 
 PREORDER_STATUSES = {"new": "new", "confirmed": "confirmed", "cancelled": "cancelled", "done": "done"}
+PREORDER_EXTERNAL_PREFIX = "hub-preorder-"
+
+
+def hub_preorder_id(record: dict[str, Any]) -> int | None:
+    """Our id when the preorder was created by the hub (its externalId), else None."""
+    external = str(record.get("externalId") or "")
+    tail = external.removeprefix(PREORDER_EXTERNAL_PREFIX)
+    return int(tail) if external.startswith(PREORDER_EXTERNAL_PREFIX) and tail.isdigit() else None
+
+
+def preorder_values(record: dict[str, Any]) -> dict[str, Any]:
+    """What we exchange about a preorder, normalised: the echo fingerprint."""
+    return {"date": str(record.get("date") or "")[:19] or None, "comment": str(record.get("comment") or ""),
+            "status": str(record.get("status") or "new"),
+            "lines": [[str(ln.get("goodTypeId")), float(ln.get("count") or 1), int(ln.get("price") or 0)]
+                      for ln in record.get("lines") or [] if isinstance(ln, dict)]}

@@ -153,10 +153,12 @@ def contact_upsert(
             setattr(contact, name, value)
     for kind, value in identities:
         _identity_attach(contact, kind, value)
-        if kind == ContactIdentity.Kind.PHONE and not contact.phone:
-            contact.phone = value
-        if kind == ContactIdentity.Kind.EMAIL and not contact.email:
-            contact.email = value
+    # The latest source's first phone / e-mail becomes the primary one (older ones stay as
+    # dedup keys): an edit of the phone in one system is what the others then receive.
+    for kind, attr in ((ContactIdentity.Kind.PHONE, "phone"), (ContactIdentity.Kind.EMAIL, "email")):
+        first = next((value for k, value in identities if k == kind), None)
+        if first:
+            setattr(contact, attr, first)
     contact.save()
     snapshot = contact_snapshot(contact)
     if connection and external_id:

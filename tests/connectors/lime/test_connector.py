@@ -207,8 +207,102 @@ def test_backfill_survives_token_expiry_500s_and_timeouts_with_nothing_lost_or_d
         {"latency_ms": 1500, "times": 1, "path_prefix": "/api/Passes/Select"},
         {"status": 503, "times": 1, "path_prefix": "/api/Clients/Select"},
     ])
-    errors = _pull_until_done(lime)
-    assert len(errors) >= 3 and any("timeout" in e for e in errors)
+    errors = " | ".join(_pull_until_done(lime))
+    assert "timeout" in errors and "HTTP 500" in errors and "HTTP 503" in errors
     assert _hub_counts(lime) == _lime_counts(lime_emulator.app)
     lime.refresh_from_db()
     assert lime.credentials["access_token"]  # re-authenticated and stored
+
+
+def test_edits_during_a_backfill_and_late_receipts_are_not_lost(lime, lime_emulator, monkeypatch):
+    from connectors.lime import mapping
+    from connectors.lime.client import LimeClient
+
+    monkeypatch.setattr(mapping, "PAGE_SIZE", 10)
+    app = lime_emulator.app
+    first_page = sorted(app.clients.values(), key=lambda c: (c["modified"], c["id"]))[:10]
+    original = LimeClient.select
+    edited = []
+
+    def select_and_edit(self, entity, filt, skip, take):
+        page = original(self, entity, filt, skip, take)
+        if entity == "Clients" and not edited:  # someone edits an already-read client meanwhile
+            edited.append(first_page[0]["id"])
+            _knob(lime_emulator, edit_client={"id": first_page[0]["id"], "displayName": "Зайцева Нина"})
+        return page
+
+    monkeypatch.setattr(LimeClient, "select", select_and_edit)
+    connection_pull(lime, full=True)
+    assert _hub_counts(lime) == _lime_counts(app)
+    ref = ExternalRef.objects.get(connection=lime, kind="contact", external_id=str(edited[0]))
+    assert Contact.objects.get(pk=ref.local_id).first_name == "Нина"
+    # A receipt that arrives late with an old time (offline cashdesk) is still read.
+    with app.lock:
+        late = app._new_check(app._now() - dt.timedelta(days=300))
+    connection_pull(lime)
+    assert Purchase.objects.filter(number=str(late["id"])).exists()
+
+
+def test_a_lost_insert_answer_does_not_create_the_contact_twice(lime, lime_emulator, settings):
+    settings.HUB_OUTBOX_BACKOFF_BASE = 0
+    lime.settings["create_contacts_in_lime"] = True
+    lime.save()
+    crm, _ = Connection.objects.get_or_create(name="CRM", system="webhook")
+    contact_upsert(ContactData(first_name="Яна", phones=["+79005550000"]), connection=crm, external_id="9")
+    _knob(lime_emulator, status=500, times=1, path_prefix="/api/ClientManagement/Update")
+    assert outbox_drain().retried == 1
+    assert outbox_drain().sent == 1
+    assert sum(c["phoneNumber"] == "79005550000" for c in lime_emulator.app.clients.values()) == 1
+
+
+def test_preorder_status_survives_the_round_trip_and_a_lost_answer_makes_no_duplicate(lime, lime_emulator,
+                                                                                       settings):
+    settings.HUB_OUTBOX_BACKOFF_BASE = 0
+    connection_pull(lime, full=True)
+    contact = Contact.objects.get(pk=ExternalRef.objects.filter(connection=lime, kind="contact")
+                                  .order_by("pk").first().local_id)
+    party = Product.objects.get(pk=ExternalRef.objects.get(kind="product", external_id="301").local_id)
+    _knob(lime_emulator, status=502, times=1, after=True, path_prefix="/api/PreOrders/Insert")
+    preorder, _ = preorder_upsert(contact=contact, status="confirmed", lines=[PreorderLineData(party)])
+    assert outbox_drain().retried == 1  # Lime stored it, but we never heard
+    connection_pull(lime)  # Lime reports it first: recognised as ours by its externalId
+    assert Preorder.objects.count() == 1
+    assert outbox_drain().sent == 1  # the retry finds it by externalId, no second one in Lime
+    assert len(lime_emulator.app.state()["preorders"]) == 1
+    assert lime_emulator.app.state()["preorders"][0]["status"] == "confirmed"
+    connection_pull(lime)
+    preorder.refresh_from_db()
+    assert preorder.status == "confirmed" and Preorder.objects.count() == 1
+
+
+def test_phone_changed_in_lime_becomes_the_primary_and_is_not_reverted(lime, lime_emulator):
+    connection_pull(lime, full=True)
+    client = next(c for c in lime_emulator.app.clients.values() if c["category"] == "adult" and c["phoneNumber"])
+    _knob(lime_emulator, edit_client={"id": client["id"], "phoneNumber": "79990001122"})
+    connection_pull(lime)
+    contact = Contact.objects.get(pk=ExternalRef.objects.get(kind="contact", external_id=str(client["id"])).local_id)
+    assert contact.phone == "+79990001122"
+    crm, _ = Connection.objects.get_or_create(name="CRM", system="webhook")
+    contact_upsert(ContactData(first_name="Кира", phones=["+79990001122"]), connection=crm, external_id="k")
+    outbox_drain()
+    assert lime_emulator.app.client_record(client["id"])["phoneNumber"] == "79990001122"
+
+
+def test_children_sharing_the_parents_phone_stay_separate_children(lime, lime_emulator):
+    connection_pull(lime, full=True)
+    app = lime_emulator.app
+    shared = [c for c in app.clients.values() if c["category"] == "child" and c["phoneNumber"]]
+    assert shared  # the emulator seeds such children
+    for child in shared:
+        contact = Contact.objects.get(pk=ExternalRef.objects.get(kind="contact", external_id=str(child["id"])).local_id)
+        assert contact.category == "child" and contact.merged_into_id is None and not contact.identities.exists()
+
+
+def test_a_malformed_good_type_is_rejected_and_the_pull_goes_on(lime, lime_emulator):
+    with lime_emulator.app.lock:
+        lime_emulator.app.good_types.append("garbage")
+        lime_emulator.app.good_types.append({"id": 999, "name": "Кривая цена", "basePrice": "abc", "categoryId": [1]})
+    report = connection_pull(lime, full=True)
+    assert report.counts["products rejected"] == 2
+    assert report.counts["clients"] > 0
+    assert Inbox.objects.filter(kind="lime.good_type", status="rejected").count() == 2
