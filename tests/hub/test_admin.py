@@ -7,7 +7,7 @@ from hub.models import Connection
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("model", [m for m in admin.site._registry if m._meta.app_label == "hub"],
+@pytest.mark.parametrize("model", [m for m in admin.site._registry if m._meta.app_label in ("hub", "bookings")],
                          ids=lambda m: m.__name__)
 def test_every_hub_admin_page_opens_in_russian(admin_client, model, webhook_connection):
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")

@@ -1,0 +1,133 @@
+"""The amoCRM emulator against contracts/crm.md."""
+
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Response
+
+from connectors.amocrm.emulator import AmoCRMEmulator
+from connectors.base.emulator import Emulator, RunningEmulator
+
+
+class Receiver(Emulator):
+    """Collects what is POSTed to it, like a hub webhook endpoint would receive it."""
+
+    def routes(self):
+        return [Rule("/hook", endpoint="hook", methods=["POST"])]
+
+    def reset(self):
+        self.received = []
+
+    def hook(self, request):
+        self.received.append((request.headers.get("Content-Type"), request.headers.get("User-Agent"),
+                              request.get_data(as_text=True)))
+        return Response("ok")
+
+
+@pytest.fixture
+def amo():
+    with RunningEmulator(AmoCRMEmulator(per_token_limit=7, account_limit=50, block_after=5)) as running:
+        yield running
+
+
+def _token(amo, **extra):
+    creds = amo.app.state()["credentials"]
+    body = {"client_id": creds["client_id"], "client_secret": creds["client_secret"],
+            "redirect_uri": creds["redirect_uri"], **extra}
+    return requests.post(f"{amo.url}/oauth2/access_token", json=body, timeout=5)
+
+
+def _auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_oauth_code_then_single_use_refresh_and_long_lived_token(amo):
+    creds = amo.app.state()["credentials"]
+    first = _token(amo, grant_type="authorization_code", code=creds["authorization_code"]).json()
+    assert first["token_type"] == "Bearer" and first["refresh_token"]
+    second = _token(amo, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    assert second.status_code == 200
+    reused = _token(amo, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    assert reused.status_code == 400 and "revoked" in reused.json()["detail"]
+    assert reused.headers["Content-Type"].startswith("application/problem+json")
+    ok = requests.get(f"{amo.url}/api/v4/leads/pipelines", headers=_auth(creds["long_lived_token"]), timeout=5)
+    assert ok.status_code == 200 and ok.headers["Content-Type"].startswith("application/hal+json")
+    assert requests.get(f"{amo.url}/api/v4/contacts", timeout=5).status_code == 401
+
+
+def test_contacts_batch_create_update_paging_and_validation(amo):
+    token = amo.app.state()["credentials"]["long_lived_token"]
+    items = [{"name": f"Клиент {n}", "request_id": f"r{n}",
+              "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": f"+7912000000{n}",
+                                                                          "enum_code": "MOB"}]}]}
+             for n in range(3)]
+    created = requests.post(f"{amo.url}/api/v4/contacts", json=items, headers=_auth(token), timeout=5).json()
+    rows = created["_embedded"]["contacts"]
+    assert [r["request_id"] for r in rows] == ["r0", "r1", "r2"]
+    patched = requests.patch(f"{amo.url}/api/v4/contacts", json=[{"id": rows[0]["id"], "name": "Новое имя"}],
+                             headers=_auth(token), timeout=5)
+    assert patched.status_code == 200
+    page = requests.get(f"{amo.url}/api/v4/contacts", params={"limit": 2}, headers=_auth(token), timeout=5).json()
+    assert len(page["_embedded"]["contacts"]) == 2 and "next" in page["_links"]
+    empty = requests.get(f"{amo.url}/api/v4/contacts", params={"limit": 2, "page": 9}, headers=_auth(token),
+                         timeout=5)
+    assert empty.status_code == 204 and empty.content == b""
+    bad = requests.post(f"{amo.url}/api/v4/contacts", headers=_auth(token), timeout=5,
+                        json=[{"name": "x", "request_id": "bad", "custom_fields_values": [{"field_id": 999}]}])
+    assert bad.status_code == 400
+    assert bad.json()["validation-errors"][0]["request_id"] == "bad"
+    too_many = requests.post(f"{amo.url}/api/v4/contacts", json=[{"name": "x"}] * 251, headers=_auth(token),
+                             timeout=5)
+    assert too_many.status_code == 400
+
+
+def test_complex_leads_pipelines_notes_fields(amo):
+    token = amo.app.state()["credentials"]["long_lived_token"]
+    pipelines = requests.get(f"{amo.url}/api/v4/leads/pipelines", headers=_auth(token), timeout=5).json()
+    purchases = next(p for p in pipelines["_embedded"]["pipelines"] if p["name"] == "Покупки Лайм")
+    statuses = {s["id"] for s in purchases["_embedded"]["statuses"]}
+    assert {142, 143} <= statuses
+    leads = [{"name": f"Билет {n}", "price": 1500, "pipeline_id": purchases["id"],
+              "_embedded": {"contacts": [{"name": f"К{n}"}]}} for n in range(2)]
+    answer = requests.post(f"{amo.url}/api/v4/leads/complex", json=leads, headers=_auth(token), timeout=5).json()
+    assert len(answer) == 2 and answer[0]["contact_id"]
+    assert requests.post(f"{amo.url}/api/v4/leads/complex", json=leads * 26, headers=_auth(token),
+                         timeout=5).status_code == 400
+    note = requests.post(f"{amo.url}/api/v4/contacts/{answer[0]['contact_id']}/notes", headers=_auth(token),
+                         json=[{"note_type": "common", "params": {"text": "Привет"}}], timeout=5)
+    assert note.status_code == 200
+    field = requests.post(f"{amo.url}/api/v4/contacts/custom_fields", headers=_auth(token), timeout=5,
+                          json=[{"name": "Дети", "type": "textarea"}]).json()
+    assert field["_embedded"]["custom_fields"][0]["id"]
+
+
+def test_rate_limit_429_then_account_block_403_html(amo):
+    token = amo.app.state()["credentials"]["long_lived_token"]
+    codes = [requests.get(f"{amo.url}/api/v4/leads/pipelines", headers=_auth(token), timeout=5).status_code
+             for _ in range(14)]
+    assert codes[:7] == [200] * 7 and 429 in codes
+    blocked = requests.get(f"{amo.url}/api/v4/leads/pipelines", headers=_auth(token), timeout=5)
+    assert blocked.status_code == 403 and blocked.headers["Content-Type"].startswith("text/html")
+    requests.post(f"{amo.url}/_emulator/faults", json={"unblock": True}, timeout=5)
+
+
+def test_changes_are_sent_as_legacy_form_encoded_webhooks():
+    with RunningEmulator(Receiver()) as receiver, RunningEmulator(AmoCRMEmulator()) as amo:
+        requests.post(f"{amo.url}/_emulator/faults", json={"webhook_url": f"{receiver.url}/hook"}, timeout=5)
+        token = amo.app.state()["credentials"]["long_lived_token"]
+        created = requests.post(f"{amo.url}/api/v4/contacts", headers=_auth(token), timeout=5, json=[
+            {"name": "Анна", "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": "+79120000000"}]}]}])
+        contact_id = created.json()["_embedded"]["contacts"][0]["id"]
+        requests.post(f"{amo.url}/_emulator/faults", json={"edit_contact": {"id": contact_id, "name": "Аня"}},
+                      timeout=5)
+        amo.app.wait_webhooks()
+        assert len(receiver.app.received) == 2
+        content_type, agent, body = receiver.app.received[-1]
+        fields = dict(parse_qsl(body))
+        assert content_type == "application/x-www-form-urlencoded" and agent == "amoCRM-Webhooks/3.0"
+        assert fields["contacts[update][0][id]"] == str(contact_id)
+        assert fields["contacts[update][0][name]"] == "Аня"
+        assert fields["account[subdomain]"] == "demo"
+        assert fields["contacts[update][0][custom_fields][0][values][0][value]"] == "+79120000000"
