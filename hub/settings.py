@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "connectors",
     "connectors.webhook",
     "connectors.lime",
+    "connectors.amocrm",
     "loyalty",
     "bookings",
     "mailings",

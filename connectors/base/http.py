@@ -85,10 +85,13 @@ class HttpClient:
     def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request`` and decode the JSON answer; a non-JSON answer is a retryable error
         (proxies and maintenance pages answer HTML with 200)."""
-        response = self.request(method, path, **kwargs)
+        return self.decode_json(self.request(method, path, **kwargs))
+
+    def decode_json(self, response: requests.Response) -> Any:
         try:
             return response.json()
         except ValueError as exc:
+            path = urlsplit(response.url or "").path
             raise RetryableError(f"{self.system}: {path} answered non-JSON: {response.text[:200]!r}") from exc
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -117,12 +120,16 @@ class HttpClient:
         log.info("%s %s %s -> %s in %.0f ms", self.system, method, mask_text(path), status or error, elapsed)
         metrics.emit(metrics.RequestMetric(self.system, self.connection_id, method, path, status, elapsed, error))
 
+    def classify(self, response: requests.Response) -> None:
+        """Hook: raise a system-specific error for this answer before the generic mapping."""
+
     def _check(self, response: requests.Response, expected: tuple[int, ...]) -> requests.Response:
         status = response.status_code
         if expected and status in expected:
             return response
         if 200 <= status < 300:
             return response
+        self.classify(response)
         message = self.error_message(response)
         if status in (401, 403):
             raise AuthError(message)

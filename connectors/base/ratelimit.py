@@ -33,10 +33,13 @@ def storage_uri() -> str:
 class RateLimiter:
     """``RateLimiter("amocrm:12", "7/second").acquire()`` blocks until a slot is free."""
 
-    def __init__(self, key: str, rate: str, *, storage: str | None = None) -> None:
+    def __init__(self, key: str, rate: str, *, storage: str | None = None, slack: float = 0.0) -> None:
+        """``slack``: extra seconds waited past the window's end, because the provider
+        counts arrivals, which lag our acquisitions by a jittery few milliseconds."""
         self.key = key
         self.item = parse(rate)
         self.limiter = _limiter(storage or storage_uri())
+        self.slack = slack
 
     def try_acquire(self) -> bool:
         return self.limiter.hit(self.item, "hub", self.key)
@@ -45,7 +48,7 @@ class RateLimiter:
         deadline = time.monotonic() + timeout
         while not self.limiter.hit(self.item, "hub", self.key):
             stats = self.limiter.get_window_stats(self.item, "hub", self.key)
-            wait = max(0.005, min(stats.reset_time - time.time(), 1.0))
+            wait = max(0.005, min(stats.reset_time - time.time() + self.slack, 1.0 + self.slack))
             if time.monotonic() + wait > deadline:
                 raise RateLimitTimeout(f"no free slot for {self.key} within {timeout}s", retry_after=wait)
             time.sleep(wait)

@@ -1,0 +1,95 @@
+"""The CRM port over amoCRM: batched writes (≤ 250 per request, 50 by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.amocrm import mapping
+from connectors.amocrm.client import AmoClient
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage
+from hub.models import Connection
+from hub.sync.errors import FatalError
+
+MAX_BATCH = 250
+
+
+class AmoCRMAdapter:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.client = AmoClient(connection)
+        self.batch = max(1, min(int(connection.settings.get("batch_size", 50)), MAX_BATCH))
+        self.field_ids: dict[str, str] = connection.settings.get("fields", {})
+
+    def _write(self, entity: str, rows: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+        """Creates in POST batches, updates in PATCH batches; their ids by our key."""
+        result: dict[str, str] = {}
+        creates = [(k, b) for k, b in rows if "id" not in b]
+        updates = [(k, b) for k, b in rows if "id" in b]
+        for start in range(0, len(creates), self.batch):
+            chunk = creates[start:start + self.batch]
+            answer = self.client.send("POST", f"/api/v4/{entity}", [{**b, "request_id": k} for k, b in chunk])
+            for item in (answer or {}).get("_embedded", {}).get(entity, []):
+                result[str(item.get("request_id"))] = str(item["id"])
+        for start in range(0, len(updates), self.batch):
+            chunk = updates[start:start + self.batch]
+            self.client.send("PATCH", f"/api/v4/{entity}", [b for _, b in chunk])
+            result.update({k: str(b["id"]) for k, b in chunk})
+        missing = [k for k, _ in rows if k not in result]
+        if missing:
+            raise FatalError(f"amoCRM did not answer for {entity} {missing[:5]}")
+        return result
+
+    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> dict[str, str]:
+        return self._write("contacts", [(k, mapping.contact_to_amo(c, self.field_ids, ext)) for k, c, ext in items])
+
+    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> dict[str, str]:
+        ids = self._write("leads", [(k, mapping.deal_to_amo(d, self.field_ids, ext)) for k, d, ext in items])
+        for key, deal, _ in items:
+            if deal.products:
+                self._link_products(ids[key], deal)
+        return ids
+
+    def _link_products(self, lead_id: str, deal: CrmDeal) -> None:
+        catalog = self.connection.settings.get("catalog_id")
+        if not catalog:
+            return  # no catalog mapped: the deal carries its amount and title only
+        elements = self.client.send("POST", f"/api/v4/catalogs/{catalog}/elements",
+                                    [{"name": row.name, "request_id": str(n)} for n, row in enumerate(deal.products)])
+        links = [{"to_entity_id": element["id"], "to_entity_type": "catalog_elements",
+                  "metadata": {"quantity": float(row.quantity), "catalog_id": int(catalog)}}
+                 for element, row in zip(elements["_embedded"]["elements"], deal.products, strict=False)]
+        self.client.send("POST", f"/api/v4/leads/{lead_id}/link", links)
+
+    def add_notes(self, items: list[tuple[str, str, str]]) -> None:
+        for entity, external_id, text in items:
+            path = "contacts" if entity == "contact" else "leads"
+            self.client.send("POST", f"/api/v4/{path}/{int(external_id)}/notes",
+                             [{"note_type": "common", "params": {"text": text}}])
+
+    def list_pipelines(self) -> list[Pipeline]:
+        data = self.client.get("/api/v4/leads/pipelines") or {}
+        return [Pipeline(str(p["id"]), str(p.get("name", "")),
+                         tuple(Stage(str(s["id"]), str(s.get("name", "")))
+                               for s in p.get("_embedded", {}).get("statuses", [])))
+                for p in data.get("_embedded", {}).get("pipelines", [])]
+
+    def list_fields(self, entity: str) -> list[CrmField]:
+        data = self.client.get(f"/api/v4/{self._path(entity)}/custom_fields") or {}
+        return [CrmField(str(f["id"]), str(f.get("name", "")), str(f.get("code") or ""))
+                for f in data.get("_embedded", {}).get("custom_fields", [])]
+
+    def create_field(self, entity: str, name: str) -> CrmField:
+        data = self.client.send("POST", f"/api/v4/{self._path(entity)}/custom_fields",
+                                [{"name": name, "type": "textarea"}])
+        field = data["_embedded"]["custom_fields"][0]
+        return CrmField(str(field["id"]), name)
+
+    def get_contact(self, external_id: str) -> dict[str, Any] | None:
+        response = self.client.request("GET", f"/api/v4/contacts/{int(external_id)}", expected=(404,))
+        if response.status_code == 404:
+            return None
+        return mapping.contact_from_amo(self.client.decode_json(response))
+
+    @staticmethod
+    def _path(entity: str) -> str:
+        return "contacts" if entity == "contact" else "leads"

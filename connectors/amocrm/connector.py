@@ -1,0 +1,36 @@
+"""amoCRM behind the CRM port: webhooks are form-encoded legacy v2 bodies, not signed —
+the secret is the connection key in the URL, and the account must be the connection's."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from connectors.amocrm import mapping
+from connectors.amocrm.adapter import AmoCRMAdapter
+from connectors.crm.connector import CrmConnector
+from hub.models import Connection
+from hub.sync.errors import WebhookRejected
+from hub.sync.types import WebhookParse
+
+
+class AmoCRMConnector(CrmConnector):
+    system = "amocrm"
+    title = _("amoCRM")
+    adapter_class = AmoCRMAdapter
+
+    def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
+        if request.method != "POST":
+            raise WebhookRejected("Only POST is accepted.", status=405)
+        expected = str(connection.settings.get("subdomain") or "")
+        sent = request.POST.get("account[subdomain]", "")
+        if not expected or not hmac.compare_digest(expected, sent):
+            raise WebhookRejected("Webhook is not from this connection's amoCRM account.", status=401)
+
+    def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
+        events = mapping.events_from_form(request.POST.dict())
+        if not events:
+            raise WebhookRejected("No contacts or leads in the webhook.")
+        return WebhookParse(events=self.events_to_inbound(events))

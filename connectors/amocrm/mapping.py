@@ -1,0 +1,81 @@
+"""amoCRM payloads ⇄ the CRM port's neutral shapes; webhook form bodies → events."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from connectors.crm.port import CrmContact, CrmDeal, CrmEvent
+
+PHONE, EMAIL = "PHONE", "EMAIL"
+_KEY = re.compile(r"^(contacts|leads)\[(add|update|delete|status|responsible|note)\]\[([^\]]+)\]\[(\w+)\]")
+ENTITIES = {"contacts": "contact", "leads": "deal"}
+ACTIONS = {"status": "stage"}
+
+
+def contact_to_amo(contact: CrmContact, field_ids: dict[str, str], external_id: str = "") -> dict[str, Any]:
+    """Phones and e-mails by field code; the hub's card fields by the ids the operator mapped."""
+    values: list[dict[str, Any]] = []
+    if contact.phones:
+        values.append({"field_code": PHONE, "values": [{"value": p, "enum_code": "MOB"} for p in contact.phones]})
+    if contact.emails:
+        values.append({"field_code": EMAIL, "values": [{"value": e, "enum_code": "WORK"} for e in contact.emails]})
+    card = dict(contact.card)
+    if contact.birth_date:
+        card["birth_date"] = contact.birth_date.isoformat()
+    for role, text in card.items():
+        if field_ids.get(role):
+            values.append({"field_id": int(field_ids[role]), "values": [{"value": text}]})
+    name = " ".join(p for p in (contact.first_name, contact.last_name) if p) or "Без имени"
+    body: dict[str, Any] = {"name": name, "first_name": contact.first_name, "last_name": contact.last_name,
+                            "custom_fields_values": values}
+    if external_id:
+        body["id"] = int(external_id)
+    return body
+
+
+def contact_from_amo(data: dict[str, Any]) -> dict[str, Any]:
+    """Their contact → the neutral shape (first/last name, phones, emails)."""
+    phones, emails = [], []
+    for field in data.get("custom_fields_values") or []:
+        if not isinstance(field, dict):
+            continue
+        values = [str(v.get("value")) for v in field.get("values") or [] if isinstance(v, dict) and v.get("value")]
+        if field.get("field_code") == PHONE:
+            phones += values
+        elif field.get("field_code") == EMAIL:
+            emails += values
+    first, last = str(data.get("first_name") or ""), str(data.get("last_name") or "")
+    if not first and not last and data.get("name"):
+        first, _, last = str(data["name"]).partition(" ")
+    return {"first_name": first, "last_name": last, "phones": phones, "emails": emails}
+
+
+def deal_to_amo(deal: CrmDeal, field_ids: dict[str, str], external_id: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {"name": deal.title[:255], "price": int(deal.amount), "pipeline_id": int(deal.pipeline_id),
+                            "status_id": int(deal.stage_id)}
+    values = [{"field_id": int(field_ids[role]), "values": [{"value": text}]}
+              for role, text in deal.fields.items() if field_ids.get(role)]
+    if values:
+        body["custom_fields_values"] = values
+    if deal.contact_external_id and not external_id:
+        body["_embedded"] = {"contacts": [{"id": int(deal.contact_external_id)}]}
+    if external_id:
+        body["id"] = int(external_id)
+    return body
+
+
+def events_from_form(form: dict[str, str]) -> list[CrmEvent]:
+    """``contacts[update][0][id]=5`` … → events, keyed by position as sent (parse by key)."""
+    grouped: dict[tuple[str, str, str], dict[str, str]] = {}
+    for key, value in form.items():
+        match = _KEY.match(key)
+        if match:
+            entity, action, index, name = match.groups()
+            grouped.setdefault((entity, action, index), {})[name] = value
+    events = []
+    for (entity, action, _), data in grouped.items():
+        if data.get("id") and data.get("type", "contact") != "company":
+            events.append(CrmEvent(entity=ENTITIES[entity], action=ACTIONS.get(action, action),
+                                   external_id=str(data["id"]), data=data))
+    return events

@@ -1,0 +1,92 @@
+"""What the hub writes into a CRM: the contact card (with children, last pass, last 10
+transactions, messenger ids) and deals per event kind. Built from the domain, CRM-neutral."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from bookings.models import Preorder
+from connectors.crm.port import CrmContact, CrmDeal, CrmProductRow
+from hub.models import Contact, ContactIdentity, Pass, Purchase
+from hub.services.normalize import phone_normalize
+
+LAST_TRANSACTIONS = 10
+
+
+def _local(value: Any, tz: str) -> str:
+    return timezone.localtime(value, timezone=ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
+
+
+def contact_card(contact: Contact, tz: str) -> CrmContact:
+    identities = list(contact.identities.values_list("kind", "value"))
+    children = [f"{link.child.first_name} {link.child.last_name}".strip()
+                + (f", {link.child.birth_date:%d.%m.%Y}" if link.child.birth_date else "")
+                for link in contact.children_links.select_related("child").order_by("pk")]
+    purchases = contact.purchases.order_by("-purchased_at")[:LAST_TRANSACTIONS]
+    card = {
+        "children": "\n".join(children),
+        "last_pass": _local(contact.last_pass_at, tz) if contact.last_pass_at else "",
+        "transactions": "\n".join(f"{_local(p.purchased_at, tz)} — {p.total} ₽" for p in purchases),
+        "messengers": ", ".join(f"{kind}: {value}" for kind, value in identities
+                                if kind in (ContactIdentity.Kind.TELEGRAM, ContactIdentity.Kind.VK)),
+    }
+    phones = [contact.phone] if contact.phone else []
+    phones += [v for k, v in identities if k == ContactIdentity.Kind.PHONE and v not in phones]
+    emails = [contact.email] if contact.email else []
+    emails += [v for k, v in identities if k == ContactIdentity.Kind.EMAIL and v not in emails]
+    return CrmContact(first_name=contact.first_name, last_name=contact.last_name, middle_name=contact.middle_name,
+                      phones=phones, emails=emails, birth_date=contact.birth_date,
+                      card={k: v for k, v in card.items() if v})
+
+
+def neutral_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The exchanged part of a contact in one shape for both directions: the echo fingerprint."""
+    phones = []
+    for raw in data.get("phones") or []:
+        try:
+            phones.append(phone_normalize(str(raw)))
+        except ValidationError:  # a bad phone still counts as "their value"
+            phones.append(str(raw))
+    return {"first_name": str(data.get("first_name") or "").strip(),
+            "last_name": str(data.get("last_name") or "").strip(),
+            "phones": sorted(set(phones)), "emails": sorted({str(e).strip().lower() for e in data.get("emails") or []})}
+
+
+def card_values(card: CrmContact) -> dict[str, Any]:
+    return neutral_values({"first_name": card.first_name, "last_name": card.last_name, "phones": card.phones,
+                           "emails": card.emails})
+
+
+def purchase_deals(purchase: Purchase, route: dict[str, str], per: str) -> list[CrmDeal]:
+    """One deal per ticket line (default), or one per receipt."""
+    lines = list(purchase.lines.select_related("product").order_by("pk"))
+    rows = [CrmProductRow(name=ln.product_name or str(ln.product or ""), price=ln.price, quantity=ln.quantity)
+            for ln in lines]
+    when = timezone.localtime(purchase.purchased_at).strftime("%d.%m.%Y %H:%M")
+    if per == "receipt":
+        return [CrmDeal(title=f"Покупка {purchase.number or purchase.pk} от {when}", amount=purchase.total,
+                        pipeline_id=route["pipeline_id"], stage_id=route["stage_id"], products=rows)]
+    return [CrmDeal(title=f"{row.name} — {when}", amount=Decimal(row.price * row.quantity),
+                    pipeline_id=route["pipeline_id"], stage_id=route["stage_id"], products=[row]) for row in rows]
+
+
+def pass_deal(row: Pass, route: dict[str, str]) -> CrmDeal:
+    when = timezone.localtime(row.passed_at).strftime("%d.%m.%Y %H:%M")
+    place = str(row.service_point or "точка обслуживания")
+    what = f" — {row.product}" if row.product else ""
+    return CrmDeal(title=f"Проход: {place}{what}, {when}", amount=row.amount, pipeline_id=route["pipeline_id"],
+                   stage_id=route["stage_id"],
+                   products=[CrmProductRow(name=str(row.product), price=row.amount)] if row.product else [])
+
+
+def preorder_deal(preorder: Preorder, route: dict[str, str]) -> CrmDeal:
+    when = timezone.localtime(preorder.scheduled_for).strftime("%d.%m.%Y %H:%M") if preorder.scheduled_for else ""
+    return CrmDeal(title=f"Предзаказ №{preorder.pk} {when}".strip(), amount=preorder.total,
+                   pipeline_id=route["pipeline_id"], stage_id=route["stage_id"],
+                   products=[CrmProductRow(name=str(ln.product), price=ln.price, quantity=ln.quantity)
+                             for ln in preorder.lines.select_related("product")])

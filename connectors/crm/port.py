@@ -1,0 +1,93 @@
+"""The CRM port: what the hub needs from any CRM. amoCRM and Bitrix24 adapters implement
+it; the shared CRM connector (connectors/crm/connector.py) speaks only this."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+
+@dataclass
+class CrmContact:
+    """A contact card as the hub writes it. ``card`` holds the hub's own fields by role
+    (children, last_pass, transactions, bonus_balance, messengers, consent…), mapped to the
+    CRM's custom field ids by the connection's settings."""
+
+    first_name: str = ""
+    last_name: str = ""
+    middle_name: str = ""
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    birth_date: dt.date | None = None
+    card: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CrmProductRow:
+    name: str
+    price: Decimal
+    quantity: Decimal = Decimal("1")
+    external_product_id: str = ""
+
+
+@dataclass
+class CrmDeal:
+    title: str
+    pipeline_id: str
+    stage_id: str
+    amount: Decimal = Decimal("0")
+    contact_external_id: str = ""
+    products: list[CrmProductRow] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: str
+    name: str
+    stages: tuple[Stage, ...]
+
+
+@dataclass(frozen=True)
+class CrmField:
+    id: str
+    name: str
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class CrmEvent:
+    """What a CRM webhook said happened (the adapter fetches details later)."""
+
+    entity: str  # "contact" | "deal"
+    action: str  # "add" | "update" | "delete" | "stage"
+    external_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class CrmPort(Protocol):
+    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> dict[str, str]:
+        """(key, contact, their id or "") → key → their id. Batched by the adapter."""
+
+    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> dict[str, str]:
+        """(key, deal, their id or "") → key → their id, with product rows attached."""
+
+    def add_notes(self, items: list[tuple[str, str, str]]) -> None:
+        """(entity, their id, text) timeline notes."""
+
+    def list_pipelines(self) -> list[Pipeline]: ...
+
+    def list_fields(self, entity: str) -> list[CrmField]: ...
+
+    def create_field(self, entity: str, name: str) -> CrmField: ...
+
+    def get_contact(self, external_id: str) -> dict[str, Any] | None:
+        """Their contact in the port's neutral shape: first_name, last_name, phones, emails."""

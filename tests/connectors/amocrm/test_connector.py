@@ -1,0 +1,158 @@
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+import requests
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from bookings.services import PreorderLineData, preorder_upsert
+from connectors.amocrm.client import AmoClient
+from hub.models import Connection, Contact, ExternalRef, Inbox, Outbox
+from hub.services.catalog import product_upsert, service_point_get_or_create
+from hub.services.contacts import ContactData, child_upsert, contact_upsert
+from hub.services.outbox import outbox_drain
+from hub.services.sales import LineData, pass_record, purchase_record
+
+pytestmark = pytest.mark.django_db
+
+
+def _drain():
+    total = 0
+    while (report := outbox_drain()).total:
+        total += report.sent
+    return total
+
+
+def _their(amo_emulator, contact):
+    ref = ExternalRef.objects.get(kind="contact", local_id=contact.pk, connection__system="amocrm")
+    return amo_emulator.app.contacts[int(ref.external_id)]
+
+
+def test_contact_goes_to_amocrm_with_phones_and_card_fields(amo, amo_emulator):
+    amo.settings["fields"] = {"children": "990001", "last_pass": "990002"}
+    amo.save()
+    amo_emulator.app.custom_fields["contacts"] += [{"id": 990001, "name": "Дети", "type": "textarea"},
+                                                   {"id": 990002, "name": "Последний проход", "type": "text"}]
+    parent, _ = contact_upsert(ContactData(first_name="Анна", last_name="Иванова", phones=["+79123456789"]))
+    child_upsert(parent, ContactData(first_name="Петя", birth_date=dt.date(2018, 1, 2)))
+    assert _drain() >= 1
+    their = _their(amo_emulator, parent)
+    fields = {f.get("field_code") or f.get("field_id"): [v["value"] for v in f["values"]]
+              for f in their["custom_fields_values"]}
+    assert their["name"] == "Анна Иванова" and fields["PHONE"] == ["+79123456789"]
+    assert fields[990001] == ["Петя, 02.01.2018"]
+
+
+def test_purchase_becomes_one_deal_per_ticket_line_in_the_routed_pipeline(amo, amo_emulator):
+    contact, _ = contact_upsert(ContactData(first_name="Олег", phones=["+79120000001"]))
+    adult = product_upsert(name="Взрослый билет", base_price="1500")
+    kid = product_upsert(name="Детский билет", base_price="900")
+    purchase_record(purchased_at=timezone.now(), contact=contact, lines=[
+        LineData(product=adult, price=Decimal(1500)), LineData(product=kid, quantity=Decimal(2), price=Decimal(900))])
+    _drain()
+    leads = sorted(amo_emulator.app.leads.values(), key=lambda d: d["id"])
+    assert [(d["pipeline_id"], d["status_id"], d["price"]) for d in leads] == [(3002, 30020, 1500), (3002, 30020, 1800)]
+    assert all(d["_embedded"]["contacts"][0]["id"] == _their(amo_emulator, contact)["id"] for d in leads)
+    assert ExternalRef.objects.filter(kind="purchase_line").count() == 2
+
+
+def test_per_receipt_setting_pass_and_preorder_deals(amo, amo_emulator):
+    amo.settings["purchase_deal_per"] = "receipt"
+    amo.save()
+    contact, _ = contact_upsert(ContactData(first_name="Ира", phones=["+79120000002"]))
+    ticket = product_upsert(name="Билет", base_price="1000")
+    purchase_record(purchased_at=timezone.now(), contact=contact, lines=[
+        LineData(product=ticket, price=Decimal(1000)), LineData(product=ticket, price=Decimal(1000))])
+    pass_record(passed_at=timezone.now(), contact=contact, product=ticket,
+                service_point=service_point_get_or_create("Горка"))
+    preorder, _ = preorder_upsert(contact=contact, lines=[PreorderLineData(ticket, Decimal(3))])
+    _drain()
+    by_pipeline = {}
+    for deal in amo_emulator.app.leads.values():
+        by_pipeline.setdefault(deal["pipeline_id"], []).append(deal)
+    assert [d["price"] for d in by_pipeline[3002]] == [2000]
+    assert "Горка" in by_pipeline[3003][0]["name"]
+    assert by_pipeline[3004][0]["price"] == 3000
+    preorder_upsert(preorder=preorder, contact=contact, lines=[PreorderLineData(ticket, Decimal(4))])
+    _drain()
+    assert len([d for d in amo_emulator.app.leads.values() if d["pipeline_id"] == 3004]) == 1
+    assert [d["price"] for d in amo_emulator.app.leads.values() if d["pipeline_id"] == 3004] == [4000]
+
+
+def test_unrouted_event_kinds_are_not_queued(amo):
+    amo.settings["routes"] = {}
+    amo.save()
+    contact, _ = contact_upsert(ContactData(first_name="Лев", phones=["+79120000003"]))
+    pass_record(passed_at=timezone.now(), contact=contact)
+    assert list(Outbox.objects.values_list("action", flat=True)) == ["contact.upsert"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manager_edit_in_amocrm_reaches_the_hub_and_our_own_echo_is_dropped(amo, amo_emulator, live_server):
+    url = f"{live_server.url}{amo.webhook_path}"
+    requests.post(f"{amo_emulator.url}/_emulator/faults", json={"webhook_url": url}, timeout=5)
+    contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
+    _drain()
+    amo_emulator.app.wait_webhooks()  # amoCRM reports our own write back…
+    assert Inbox.objects.filter(kind="crm.contact.add", status="processed").count() == 1
+    contact.refresh_from_db()
+    assert contact.first_name == "Анна" and Outbox.objects.filter(status="pending").count() == 0  # …dropped
+    their_id = _their(amo_emulator, contact)["id"]
+    requests.post(f"{amo_emulator.url}/_emulator/faults", timeout=5, json={"edit_contact": {
+        "id": their_id, "first_name": "Анна", "last_name": "Смирнова", "name": "Анна Смирнова"}})
+    amo_emulator.app.wait_webhooks()
+    contact.refresh_from_db()
+    assert contact.last_name == "Смирнова"
+
+
+def test_wrong_account_is_401_and_malformed_is_400_with_raw_kept(amo, client):
+    wrong = client.post(amo.webhook_path, {"contacts[update][0][id]": "1", "account[subdomain]": "evil"})
+    assert wrong.status_code == 401
+    empty = client.post(amo.webhook_path, {"account[subdomain]": "demo", "foo": "bar"})
+    assert empty.status_code == 400 and "No contacts" in empty.json()["error"]
+    assert set(Inbox.objects.values_list("status", flat=True)) == {"rejected"}
+    assert Inbox.objects.filter(raw_body__contains="evil").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_workers_refreshing_at_once_leave_one_valid_pair(amo, amo_emulator):
+    AmoClient(amo).access_token()  # authorization code → first pair
+    amo.refresh_from_db()
+    amo.credentials = {**amo.credentials, "expires_at": 0}  # expired: everybody wants to refresh
+    amo.save()
+    errors, barrier = [], threading.Barrier(4)
+
+    def worker():
+        try:
+            client = AmoClient(Connection.objects.get(pk=amo.pk))
+            barrier.wait()
+            client.get("/api/v4/leads/pipelines")
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stored = Connection.objects.get(pk=amo.pk).credentials
+    assert stored["refresh_token"] in amo_emulator.app.refresh_tokens  # the stored pair is the live one
+    assert len(amo_emulator.app.used_refresh_tokens) == 1  # refreshed exactly once
+
+
+def test_two_thousand_contacts_sync_without_a_single_429(amo, amo_emulator, settings):
+    settings.HUB_OUTBOX_BATCH = 200
+    for n in range(2000):
+        Contact.objects.create(first_name=f"Клиент{n}", phone=f"+7912{n:07d}")
+    rows = [Outbox(connection=amo, action="contact.upsert", target_kind="contact", target_id=c.pk, payload={})
+            for c in Contact.objects.all()]
+    Outbox.objects.bulk_create(rows)
+    assert _drain() == 2000
+    stats = amo_emulator.app.state()["stats"]
+    assert len(amo_emulator.app.contacts) == 2000 and stats["429"] == 0 and stats["403"] == 0
+    assert stats["requests"] == 40  # 50 contacts a request
