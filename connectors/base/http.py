@@ -73,6 +73,8 @@ class HttpClient:
             response = self._send(method, url, headers={**self.auth_headers(), **extra_headers}, **kwargs)
             if response.status_code in (429, 503):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if retry_after is None:
+                    retry_after = self.retry_after_for(response)
                 wait_here = retry_after is not None and retry_after <= self.max_inline_wait
                 if wait_here and attempt < self.max_inline_retries:
                     time.sleep(retry_after)
@@ -119,6 +121,10 @@ class HttpClient:
         elapsed = (time.perf_counter() - started) * 1000
         log.info("%s %s %s -> %s in %.0f ms", self.system, method, mask_text(path), status or error, elapsed)
         metrics.emit(metrics.RequestMetric(self.system, self.connection_id, method, path, status, elapsed, error))
+
+    def retry_after_for(self, response: requests.Response) -> float | None:
+        """Hook: how long to wait after a 429/503 that carries no Retry-After header."""
+        return None
 
     def classify(self, response: requests.Response) -> None:
         """Hook: raise a system-specific error for this answer before the generic mapping."""
