@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "connectors.webhook",
     "connectors.lime",
     "connectors.amocrm",
+    "connectors.bitrix24",
     "loyalty",
     "bookings",
     "mailings",

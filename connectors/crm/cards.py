@@ -3,7 +3,6 @@ transactions, messenger ids) and deals per event kind. Built from the domain, CR
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +12,7 @@ from django.utils import timezone
 from bookings.models import Preorder
 from connectors.crm.port import CrmContact, CrmDeal, CrmProductRow
 from hub.models import Contact, ContactIdentity, Pass, Purchase
+from hub.services.money import money
 from hub.services.normalize import phone_normalize
 
 LAST_TRANSACTIONS = 10
@@ -71,7 +71,7 @@ def purchase_deals(purchase: Purchase, route: dict[str, str], per: str) -> list[
     if per == "receipt":
         return [CrmDeal(title=f"Покупка {purchase.number or purchase.pk} от {when}", amount=purchase.total,
                         pipeline_id=route["pipeline_id"], stage_id=route["stage_id"], products=rows)]
-    return [CrmDeal(title=f"{row.name} — {when}", amount=Decimal(row.price * row.quantity),
+    return [CrmDeal(title=f"{row.name} — {when}", amount=money(row.price * row.quantity),
                     pipeline_id=route["pipeline_id"], stage_id=route["stage_id"], products=[row]) for row in rows]
 
 

@@ -1,0 +1,95 @@
+"""The CRM port over Bitrix24: everything through ``batch`` (≤ 50 commands, one request
+against the limit), deals created with their product rows by ``$result`` reference."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from connectors.bitrix24 import mapping
+from connectors.bitrix24.client import MAX_BATCH, Bitrix24Client, command, to_query
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage
+from hub.models import Connection
+from hub.sync.errors import FatalError
+
+
+class Bitrix24Adapter:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.client = Bitrix24Client(connection)
+        self.field_names: dict[str, str] = connection.settings.get("fields", {})
+
+    def _run(self, commands: dict[str, str]) -> dict[str, Any]:
+        """Batches of 50; a failed command fails loudly with Bitrix24's own reason."""
+        results: dict[str, Any] = {}
+        keys = list(commands)
+        for start in range(0, len(keys), MAX_BATCH):
+            chunk = {k: commands[k] for k in keys[start:start + MAX_BATCH]}
+            done, errors = self.client.batch(chunk)
+            if errors:
+                key, error = next(iter(errors.items()))
+                raise FatalError(f"Bitrix24 {key}: {error.get('error')} {error.get('error_description', '')}")
+            results.update(done)
+        return results
+
+    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> dict[str, str]:
+        updates = [(k, c, ext) for k, c, ext in items if ext]
+        current = self._run({f"g{k}": command(mapping.CONTACT_GET, {"id": ext}) for k, _, ext in updates})
+        commands: dict[str, str] = {}
+        for key, contact, ext in items:
+            if ext:
+                fields = mapping.contact_fields(contact, self.field_names, current.get(f"g{key}"))
+                commands[key] = command(mapping.CONTACT_UPDATE, {"id": ext, "fields": fields})
+            else:
+                commands[key] = command(mapping.CONTACT_ADD, {"fields": mapping.contact_fields(contact,
+                                                                                                self.field_names)})
+        done = self._run(commands)
+        return {key: (ext or str(done[key])) for key, _, ext in items}
+
+    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> dict[str, str]:
+        """Deal + its product rows in one batch (25 deals a request)."""
+        commands: dict[str, str] = {}
+        for key, deal, ext in items:
+            fields = mapping.deal_fields(deal, self.field_names)
+            if ext:
+                commands[key] = command(mapping.DEAL_UPDATE, {"id": ext, "fields": fields})
+                target = ext
+            else:
+                commands[key] = command(mapping.DEAL_ADD, {"fields": fields})
+                target = f"$result[{key}]"
+            rows = urlencode(to_query({"rows": mapping.product_rows(deal)}))
+            # $result[…] stays unencoded: Bitrix24 substitutes it in the raw command.
+            commands[f"rows{key}"] = f"{mapping.DEAL_ROWS}?id={target}" + (f"&{rows}" if rows else "")
+        done = self._run(commands)
+        return {key: (ext or str(done[key])) for key, _, ext in items}
+
+    def add_notes(self, items: list[tuple[str, str, str]]) -> None:
+        self._run({str(n): command(mapping.COMMENT_ADD, {"fields": {"ENTITY_ID": ext, "ENTITY_TYPE": entity,
+                                                                    "COMMENT": text}})
+                   for n, (entity, ext, text) in enumerate(items)})
+
+    def list_pipelines(self) -> list[Pipeline]:
+        categories = (self.client.call("crm.category.list", {"entityTypeId": 2}) or {}).get("result", {})
+        categories = categories.get("categories", []) if isinstance(categories, dict) else []
+        stages = self._run({str(c["id"]): command("crm.status.list", {"filter": {
+            "ENTITY_ID": "DEAL_STAGE" if int(c["id"]) == 0 else f"DEAL_STAGE_{c['id']}"}}) for c in categories})
+        return [Pipeline(str(c["id"]), str(c.get("name", "")),
+                         tuple(Stage(str(st["STATUS_ID"]), str(st.get("NAME", "")))
+                               for st in stages.get(str(c["id"]), [])))
+                for c in categories]
+
+    def list_fields(self, entity: str) -> list[CrmField]:
+        fields = (self.client.call(f"crm.{entity}.userfield.list") or {}).get("result", [])
+        return [CrmField(str(f["FIELD_NAME"]), str(f.get("EDIT_FORM_LABEL") or f["FIELD_NAME"]), str(f["FIELD_NAME"]))
+                for f in fields if isinstance(f, dict)]
+
+    def create_field(self, entity: str, name: str) -> CrmField:
+        code = "HUB_" + "".join(ch for ch in name.upper() if ch.isalnum())[:12]
+        self.client.call(f"crm.{entity}.userfield.add", {"fields": {
+            "FIELD_NAME": code, "USER_TYPE_ID": "string", "EDIT_FORM_LABEL": name}})
+        return CrmField("UF_CRM_" + code, name, "UF_CRM_" + code)
+
+    def get_contact(self, external_id: str) -> dict[str, Any] | None:
+        answer = self.client.call(mapping.CONTACT_GET, {"id": external_id}) or {}
+        data = answer.get("result")
+        return mapping.contact_from_b24(data) if isinstance(data, dict) else None

@@ -1,0 +1,43 @@
+"""Bitrix24 behind the CRM port: events are form-encoded and carry only the id; they are
+verified by ``auth[application_token]`` (constant time) and the entity is fetched later."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from connectors.bitrix24 import mapping
+from connectors.bitrix24.adapter import Bitrix24Adapter
+from connectors.crm.connector import CrmConnector
+from connectors.crm.port import CrmEvent
+from hub.models import Connection
+from hub.sync.errors import WebhookRejected
+from hub.sync.types import WebhookParse
+
+
+class Bitrix24Connector(CrmConnector):
+    system = "bitrix24"
+    title = _("Bitrix24")
+    adapter_class = Bitrix24Adapter
+
+    def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
+        if request.method != "POST":
+            raise WebhookRejected("Only POST is accepted.", status=405)
+        expected = str(connection.credentials.get("application_token") or "")
+        sent = request.POST.get("auth[application_token]", "")
+        if not expected or not hmac.compare_digest(expected, sent):
+            raise WebhookRejected("Wrong application_token.", status=401)
+
+    def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
+        form = request.POST.dict()
+        event = mapping.event_from_form(form)
+        if event is None:
+            raise WebhookRejected(f"Unknown or incomplete event {form.get('event')!r}.")
+        inbound = self.events_to_inbound([event])
+        return WebhookParse(events=inbound)
+
+    @staticmethod
+    def version_of(event: CrmEvent) -> str:
+        return str(event.data.get("ts") or "")
