@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from connectors.crm.views import crm_routing
 from hub.views.health import healthz
 from hub.views.webhooks import webhook_receive
 
@@ -11,6 +12,7 @@ admin.site.site_title = "Hub"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("hooks/<slug:system>/<slug:key>/", webhook_receive, name="webhook"),
+    path("admin/crm/<int:pk>/routing/", crm_routing, name="crm_routing"),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

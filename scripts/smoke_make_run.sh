@@ -48,4 +48,12 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 grep -q "Турникет\|Горка\|бассейн\|зона" "$work/passes.html" || { echo "no passes arrived from Lime"; tail -50 "$log"; exit 1; }
-echo "make run smoke test: OK (healthz up, admin login as $user works, demo connections present, Lime passes arrived)"
+# …and on into both CRM emulators as deals.
+for crm in 8103 8104; do
+  for _ in $(seq 1 180); do
+    if curl -fsS "http://127.0.0.1:$crm/_emulator/ui" 2>/dev/null | grep -q "Проход:"; then break; fi
+    sleep 1
+  done
+  curl -fsS "http://127.0.0.1:$crm/_emulator/ui" | grep -q "Проход:" || { echo "no deals in the CRM on :$crm"; tail -80 "$log"; exit 1; }
+done
+echo "make run smoke test: OK (healthz up, admin login as $user works, Lime data in the hub and as deals in amoCRM and Bitrix24)"

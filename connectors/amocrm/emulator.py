@@ -66,7 +66,7 @@ class AmoCRMEmulator(Emulator):
 
     def __init__(self, *, subdomain: str = "demo", per_token_limit: float = 7, account_limit: float = 50,
                  block_after: int = 20, token_ttl: int = 86400, webhook_url: str = "",
-                 rate_limit: float | None = None) -> None:
+                 rate_limit: float | None = None, long_lived_token: str | None = None) -> None:
         self.subdomain = subdomain
         self.per_token_limit, self.account_limit = per_token_limit, account_limit
         self.block_after = block_after
@@ -74,6 +74,7 @@ class AmoCRMEmulator(Emulator):
         self.webhook_url = webhook_url
         self.client_id, self.client_secret = secrets.token_hex(8), secrets.token_urlsafe(16)
         self.redirect_uri = "https://hub.example/oauth/amocrm"
+        self.fixed_long_lived = long_lived_token
         super().__init__(rate_limit=rate_limit)
 
     # ----------------------------------------------------------------- state
@@ -83,7 +84,7 @@ class AmoCRMEmulator(Emulator):
         self.refresh_tokens: set[str] = set()
         self.used_refresh_tokens: set[str] = set()
         self.auth_codes = {secrets.token_urlsafe(12)}
-        self.long_lived = secrets.token_urlsafe(32)
+        self.long_lived = self.fixed_long_lived or secrets.token_urlsafe(32)
         self.calls: dict[str, deque[float]] = {}
         self.too_many_in_a_row = 0
         self.blocked = False
@@ -534,9 +535,11 @@ def main() -> None:
         parser.add_argument("--per-token-limit", type=float, default=7)
         parser.add_argument("--account-limit", type=float, default=50)
         parser.add_argument("--webhook-url", default="")
+        parser.add_argument("--long-lived-token", default=None)
 
     run_cli(lambda a: AmoCRMEmulator(subdomain=a.subdomain, per_token_limit=a.per_token_limit,
-                                     account_limit=a.account_limit, webhook_url=a.webhook_url),
+                                     account_limit=a.account_limit, webhook_url=a.webhook_url,
+                                     long_lived_token=a.long_lived_token),
             "amoCRM API v4 emulator", add_arguments)
 
 

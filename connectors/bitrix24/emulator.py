@@ -70,16 +70,19 @@ class Bitrix24Emulator(Emulator):
     name = "bitrix24"
 
     def __init__(self, *, domain: str = "demo.bitrix24.ru", burst: float = 50, drain: float = 2,
-                 handler_url: str = "", rate_limit: float | None = None) -> None:
+                 handler_url: str = "", rate_limit: float | None = None, webhook_code: str | None = None,
+                 application_token: str | None = None) -> None:
         self.domain = domain
+        self.fixed_code, self.fixed_app_token = webhook_code, application_token
         self.burst, self.drain = burst, drain
         self.handler_url = handler_url
         super().__init__(rate_limit=rate_limit)
 
     # ----------------------------------------------------------------- state
     def reset(self) -> None:
-        self.user_id, self.webhook_code = 1, secrets.token_hex(8)
-        self.application_token, self.member_id = secrets.token_hex(16), secrets.token_hex(16)
+        self.user_id, self.webhook_code = 1, self.fixed_code or secrets.token_hex(8)
+        self.application_token = self.fixed_app_token or secrets.token_hex(16)
+        self.member_id = secrets.token_hex(16)
         self.client_id, self.client_secret = f"local.{secrets.token_hex(6)}", secrets.token_urlsafe(16)
         self.access_tokens: dict[str, float] = {}
         self.refresh_tokens: set[str] = set()
@@ -461,8 +464,11 @@ def main() -> None:
         parser.add_argument("--burst", type=float, default=50)
         parser.add_argument("--drain", type=float, default=2)
         parser.add_argument("--handler-url", default="")
+        parser.add_argument("--webhook-code", default=None)
+        parser.add_argument("--application-token", default=None)
 
-    run_cli(lambda a: Bitrix24Emulator(domain=a.domain, burst=a.burst, drain=a.drain, handler_url=a.handler_url),
+    run_cli(lambda a: Bitrix24Emulator(domain=a.domain, burst=a.burst, drain=a.drain, handler_url=a.handler_url,
+                                       webhook_code=a.webhook_code, application_token=a.application_token),
             "Bitrix24 REST emulator", add_arguments)
 
 

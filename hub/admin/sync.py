@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -62,13 +63,24 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = ("name", "system", "enabled", "last_pull_at", "last_push_at", "short_error")
     list_filter = ("system", "enabled")
     search_fields = ("name", "base_url")
-    readonly_fields = ("webhook_url", "credential_keys", "last_pull_at", "last_push_at", "last_error",
+    readonly_fields = ("webhook_url", "setup_links", "credential_keys", "last_pull_at", "last_push_at", "last_error",
                        "last_error_at", "created_at", "updated_at")
     actions = ["check_connections", "pull_now"]
 
     @admin.display(description=_("webhook URL"))
     def webhook_url(self, obj: Connection) -> str:
         return f"{settings.HUB_PUBLIC_URL}{obj.webhook_path}" if obj.pk else "—"
+
+    @admin.display(description=_("set-up"))
+    def setup_links(self, obj: Connection) -> str:
+        if not obj.pk or obj.system not in ("amocrm", "bitrix24"):
+            return "—"
+        sandbox = obj.settings.get("sandbox_ui")
+        links = [format_html('<a href="{}">{}</a>', reverse("crm_routing", args=[obj.pk]),
+                             _("Pipelines, routing and card fields"))]
+        if sandbox:
+            links.append(format_html('<a href="{}" target="_blank">{}</a>', sandbox, _("Open the CRM emulator")))
+        return format_html(" · ".join(["{}"] * len(links)), *links)
 
     @admin.display(description=_("stored credentials"))
     def credential_keys(self, obj: Connection) -> str:

@@ -23,7 +23,8 @@ MARKETING_TEXT = "Я согласен получать рекламные и и�
 
 class Command(BaseCommand):
     help = ("Create the admin user (password printed, kept in var/) and the demo configuration: consent "
-            "texts and connections to the emulators that `make run` starts (generic HTTP, Lime).")
+            "texts and connections to the emulators that `make run` starts (generic HTTP, Lime, amoCRM, "
+            "Bitrix24).")
 
     def handle(self, *args: object, **opts: object) -> None:
         password_file = settings.VAR_DIR / "admin-password.txt"
@@ -49,4 +50,18 @@ class Command(BaseCommand):
         connection_upsert(name="Демо: Лайм (аквапарк «Волна»)", system="lime", base_url="http://127.0.0.1:8102",
                           credentials={"username": "api@venue.example", "password": "demo-lime-password"},
                           settings={"installation_id": 1, "cashdesk_id": 1}, poll_interval=15)
+        connection_upsert(name="Демо: amoCRM", system="amocrm", base_url="http://127.0.0.1:8103", key="demo-amocrm",
+                          credentials={"long_lived_token": "demo-amocrm-token"},
+                          settings={"subdomain": "demo", "sandbox_ui": "http://127.0.0.1:8103/_emulator/ui",
+                                    "routes": {"purchase": {"pipeline_id": "3002", "stage_id": "30020"},
+                                               "pass": {"pipeline_id": "3003", "stage_id": "30030"},
+                                               "preorder": {"pipeline_id": "3004", "stage_id": "30040"}}})
+        connection_upsert(name="Демо: Битрикс24", system="bitrix24", base_url="http://127.0.0.1:8104",
+                          key="demo-bitrix24",
+                          credentials={"webhook_url": "http://127.0.0.1:8104/rest/1/demo-b24-code/",
+                                       "application_token": "demo-b24-app-token"},
+                          settings={"sandbox_ui": "http://127.0.0.1:8104/_emulator/ui",
+                                    "routes": {"purchase": {"pipeline_id": "1", "stage_id": "C1:NEW"},
+                                               "pass": {"pipeline_id": "2", "stage_id": "C2:NEW"},
+                                               "preorder": {"pipeline_id": "3", "stage_id": "C3:NEW"}}})
         self.stdout.write(f"admin login: {username} / {password}")

@@ -1,0 +1,77 @@
+"""Operator set-up of a CRM connection: load pipelines and fields from the CRM, route each
+event kind to a pipeline/stage, map (or create) the card fields the hub writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from hub.models import Connection
+from hub.sync import registry
+
+EVENT_KINDS = {"purchase": "Покупка (билет / чек)", "pass": "Проход (списание)", "preorder": "Предзаказ",
+               "booking": "Бронирование"}
+CARD_ROLES = {"children": "Дети (имена и даты рождения)", "last_pass": "Последний проход",
+              "transactions": "Последние 10 покупок", "messengers": "Мессенджеры",
+              "bonus_balance": "Бонусный баланс", "birth_date": "Дата рождения (если в CRM нет своего поля)"}
+
+
+def _port(connection: Connection) -> Any:
+    connector = registry.get(connection.system)
+    if connector is None or not hasattr(connector, "adapter"):
+        raise ValidationError(f"{connection.name} is not a CRM connection.")
+    return connector.adapter(connection)
+
+
+def crm_catalog_load(connection: Connection) -> dict[str, Any]:
+    """Read pipelines (with stages) and contact fields from the CRM into the connection."""
+    port = _port(connection)
+    catalog = {
+        "pipelines": [{"id": p.id, "name": p.name, "stages": [{"id": s.id, "name": s.name} for s in p.stages]}
+                      for p in port.list_pipelines()],
+        "contact_fields": [{"id": f.id, "name": f.name, "code": f.code} for f in port.list_fields("contact")],
+    }
+    connection.settings = {**connection.settings, "crm_catalog": catalog}
+    connection.save(update_fields=["settings", "updated_at"])
+    return catalog
+
+
+def stage_choices(connection: Connection) -> list[tuple[str, str]]:
+    catalog = connection.settings.get("crm_catalog") or {}
+    return [(f"{p['id']}|{s['id']}", f"{p['name']} → {s['name']}")
+            for p in catalog.get("pipelines", []) for s in p["stages"]]
+
+
+def field_choices(connection: Connection) -> list[tuple[str, str]]:
+    catalog = connection.settings.get("crm_catalog") or {}
+    return [(str(f["id"]), f["name"]) for f in catalog.get("contact_fields", []) if not f.get("code")]
+
+
+@transaction.atomic
+def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase_deal_per: str,
+                     fields: dict[str, str], create_missing: bool = False) -> Connection:
+    """``routes``: kind → "pipeline|stage" ("" = do not send); ``fields``: role → field id."""
+    valid = {value for value, _ in stage_choices(connection)}
+    parsed: dict[str, dict[str, str]] = {}
+    for kind, value in routes.items():
+        if kind not in EVENT_KINDS:
+            raise ValidationError({kind: "Unknown event kind."})
+        if value:
+            if value not in valid:
+                raise ValidationError({kind: "This stage is not in the CRM (load pipelines again?)."})
+            pipeline, stage = value.split("|", 1)
+            parsed[kind] = {"pipeline_id": pipeline, "stage_id": stage}
+    if purchase_deal_per not in ("line", "receipt"):
+        raise ValidationError({"purchase_deal_per": "Choose per ticket line or per receipt."})
+    mapped = {role: field for role, field in fields.items() if role in CARD_ROLES and field}
+    if create_missing:
+        port = _port(connection)
+        for role, label in CARD_ROLES.items():
+            if role not in mapped:
+                mapped[role] = port.create_field("contact", label).id
+    connection.settings = {**connection.settings, "routes": parsed, "purchase_deal_per": purchase_deal_per,
+                           "fields": mapped}
+    connection.save(update_fields=["settings", "updated_at"])
+    return connection

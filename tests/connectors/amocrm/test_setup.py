@@ -1,0 +1,42 @@
+"""Operator set-up through the admin: load pipelines and fields, route, map fields."""
+
+import pytest
+from django.urls import reverse
+
+from hub.models import Connection
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_route_and_create_missing_fields(admin_client, amo, amo_emulator):
+    url = reverse("crm_routing", args=[amo.pk])
+    page = admin_client.get(url).content.decode()
+    assert "Сначала загрузите" in page and amo.webhook_path in page
+    loaded = admin_client.post(url, {"load": "1"}, follow=True).content.decode()
+    assert "Загружено воронок: 4" in loaded
+    assert "Покупки Лайм → Новая покупка" in loaded
+    response = admin_client.post(url, {
+        "purchase_deal_per": "receipt", "route_purchase": "3002|30020", "route_pass": "3003|30030",
+        "route_preorder": "", "route_booking": "3004|30041", "create_missing": "on"}, follow=True)
+    assert "Маршрутизация сохранена" in response.content.decode()
+    settings = Connection.objects.get(pk=amo.pk).settings
+    assert settings["routes"] == {"purchase": {"pipeline_id": "3002", "stage_id": "30020"},
+                                  "pass": {"pipeline_id": "3003", "stage_id": "30030"},
+                                  "booking": {"pipeline_id": "3004", "stage_id": "30041"}}
+    assert settings["purchase_deal_per"] == "receipt"
+    created = {f["name"] for f in amo_emulator.app.custom_fields["contacts"]}
+    assert {"Дети (имена и даты рождения)", "Последний проход"} <= created
+    assert set(settings["fields"]) >= {"children", "last_pass", "transactions"}
+
+
+def test_a_stage_that_is_not_in_the_crm_is_refused(admin_client, amo):
+    url = reverse("crm_routing", args=[amo.pk])
+    admin_client.post(url, {"load": "1"})
+    response = admin_client.post(url, {"purchase_deal_per": "line", "route_purchase": "999|1"})
+    assert response.status_code == 200  # the form shows the error; nothing saved
+    assert Connection.objects.get(pk=amo.pk).settings["routes"]["purchase"]["pipeline_id"] == 3002
+
+
+def test_connection_page_links_to_the_set_up(admin_client, amo):
+    page = admin_client.get(reverse("admin:hub_connection_change", args=[amo.pk])).content.decode()
+    assert reverse("crm_routing", args=[amo.pk]) in page
