@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -60,11 +59,8 @@ class CrmConnector(Connector):
         kind = DEAL_ACTIONS.get(action)
         return kind is None or self.route(connection, kind) is not None
 
-    def outbound_fingerprint(self, action: str, payload: dict[str, Any]) -> str:
-        if action == "contact.upsert":
-            return fingerprint(cards.neutral_values({**payload, "phones": [payload.get("phone")] if payload.get(
-                "phone") else [], "emails": [payload.get("email")] if payload.get("email") else []}))
-        return fingerprint(payload)
+    # outbound_fingerprint stays the base one (the whole snapshot): the card carries more
+    # than names and phones (last pass, transactions…), so every change is sent.
 
     # ------------------------------------------------------------------ push
     def push_batch(self, connection: Connection, rows: list[Outbox]) -> dict[int, PushResult]:

@@ -96,6 +96,8 @@ def contact_snapshot(contact: Contact) -> dict[str, Any]:
         "email": contact.email,
         "birth_date": contact.birth_date.isoformat() if contact.birth_date else None,
         "category": contact.category,
+        "last_purchase_at": contact.last_purchase_at.isoformat() if contact.last_purchase_at else None,
+        "last_pass_at": contact.last_pass_at.isoformat() if contact.last_pass_at else None,
     }
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from hub.models import Card, Connection, Contact, Pass, Product, Purchase, PurchaseLine, ServicePoint
+from hub.services.contacts import contact_snapshot
 from hub.services.external_refs import external_ref_find, external_ref_link
 from hub.services.money import money
 from hub.services.outbox import outbox_publish
@@ -26,12 +27,16 @@ class LineData:
     name: str = ""
 
 
-def _touch(contact: Contact | None, field: str, when: dt.datetime) -> None:
-    """Advance last_purchase_at / last_pass_at, never move it back (late events)."""
+def _touch(contact: Contact | None, field: str, when: dt.datetime, origin: Connection | None) -> None:
+    """Advance last_purchase_at / last_pass_at, never move it back (late events); the CRM
+    card shows them ("long time no visit" filters), so subscribers hear of the change."""
     if contact is None:
         return
-    Contact.objects.filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": when}), pk=contact.pk).update(
-        **{field: when})
+    moved = Contact.objects.filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": when}),
+                                   pk=contact.pk).update(**{field: when})
+    if moved:
+        contact.refresh_from_db()
+        outbox_publish("contact.upsert", "contact", contact.pk, contact_snapshot(contact), origin=origin)
 
 
 @transaction.atomic
@@ -71,7 +76,7 @@ def purchase_record(
     ])
     if connection and external_id:
         external_ref_link(connection, "purchase", purchase.pk, external_id)
-    _touch(contact, "last_purchase_at", purchased_at)
+    _touch(contact, "last_purchase_at", purchased_at, connection)
     if created:
         outbox_publish("purchase.created", "purchase", purchase.pk, {"id": purchase.pk}, origin=connection)
     return purchase, created
@@ -105,7 +110,7 @@ def pass_record(
                               passed_at=passed_at, amount=money(amount), operator=operator[:200])
     if connection and external_id:
         external_ref_link(connection, "pass", row.pk, external_id)
-    _touch(contact, "last_pass_at", passed_at)
+    _touch(contact, "last_pass_at", passed_at, connection)
     outbox_publish("pass.created", "pass", row.pk, {"id": row.pk}, origin=connection)
     return row, True
 
