@@ -88,6 +88,9 @@ class AmoClient(HttpClient):
             return super().request(method, path, **kwargs)
 
     # ------------------------------------------------------------------ errors
+    def retry_after_for(self, response: requests.Response) -> float | None:
+        return 1.0 if response.status_code == 429 else None  # amoCRM counts per second
+
     def classify(self, response: requests.Response) -> None:
         if response.status_code == 403 and "json" not in response.headers.get("Content-Type", ""):
             raise AccountBlocked("amoCRM blocked the account for too many requests; syncing paused, "

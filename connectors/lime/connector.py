@@ -32,7 +32,7 @@ from hub.services.external_refs import (
 )
 from hub.services.inbox import inbox_ingest
 from hub.services.sales import LineData, pass_record, purchase_record
-from hub.sync.errors import FatalError, RetryableError, SyncError
+from hub.sync.errors import FatalError, RateLimited, RetryableError, SyncError
 from hub.sync.types import CheckResult, Progress, PullReport, PushResult
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ class LimeConnector(Connector):
                     results[row.pk] = PushResult(ok=False, retryable=False, error=f"Lime does not take {row.action}")
             except SyncError as exc:
                 results[row.pk] = PushResult(ok=False, error=str(exc), retryable=exc.retryable,
-                                             retry_after=exc.retry_after)
+                                             retry_after=exc.retry_after, rate_limited=isinstance(exc, RateLimited))
             except Exception as exc:  # one bad row must not make the rows already sent go again
                 log.exception("Lime push of outbox %s failed", row.pk)
                 results[row.pk] = PushResult(ok=False, error=f"{type(exc).__name__}: {exc}")

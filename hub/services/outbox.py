@@ -26,7 +26,7 @@ from django.utils import timezone
 from hub.models import Connection, Outbox
 from hub.services.external_refs import external_ref_for_local, external_refs_link_many
 from hub.sync import registry
-from hub.sync.errors import SyncError
+from hub.sync.errors import RateLimited, SyncError
 from hub.sync.types import PushResult
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,8 @@ def _send_batch(connection: Connection, rows: list[Outbox], report: DrainReport)
             results = connector.push_batch(connection, rows)
         except SyncError as exc:
             results = {r.pk: PushResult(ok=False, error=str(exc), retryable=exc.retryable,
-                                        retry_after=exc.retry_after) for r in rows}
+                                        retry_after=exc.retry_after, rate_limited=isinstance(exc, RateLimited))
+                       for r in rows}
         except Exception as exc:
             log.exception("push_batch crashed for connection %s", connection.pk)
             results = {r.pk: PushResult(ok=False, error=f"{type(exc).__name__}: {exc}") for r in rows}
@@ -185,7 +186,9 @@ def _send_batch(connection: Connection, rows: list[Outbox], report: DrainReport)
 
 def _record_result(row: Outbox, result: PushResult, now: dt.datetime, report: DrainReport) -> bool:
     """Store one row's outcome; False too when our lease was lost (another drain owns it now)."""
-    attempts = row.attempts  # counted at claim time
+    attempts = row.attempts  # counted at claim time…
+    if result.rate_limited:
+        attempts -= 1  # …except when the provider only asked us to slow down
     mine = Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token, status=Outbox.Status.SENDING)
     if result.ok:
         if not mine.update(status=Outbox.Status.SENT, sent_at=now, locked_until=None, last_error="",
@@ -194,10 +197,10 @@ def _record_result(row: Outbox, result: PushResult, now: dt.datetime, report: Dr
             return False
         report.sent += 1
         return True
-    dead = not result.retryable or attempts >= max_attempts(row.connection)
+    dead = not result.retryable or (attempts >= max_attempts(row.connection) and not result.rate_limited)
     delay = result.retry_after if result.retry_after is not None else backoff_delay(attempts)
     delay = min(max(delay, 0.0), MAX_RETRY_DELAY)
-    if not mine.update(status=Outbox.Status.DEAD if dead else Outbox.Status.FAILED,
+    if not mine.update(status=Outbox.Status.DEAD if dead else Outbox.Status.FAILED, attempts=attempts,
                        next_attempt_at=now + dt.timedelta(seconds=delay), locked_until=None,
                        last_error=result.error[:4000]):
         log.warning("outbox %s: lease lost before the result was stored", row.pk)

@@ -15,6 +15,7 @@ class PushResult:
     error: str = ""
     retryable: bool = True
     retry_after: float | None = None
+    rate_limited: bool = False  # the provider said "slow down": not the row's fault, not an attempt
 
 
 @dataclass
