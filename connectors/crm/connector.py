@@ -55,7 +55,10 @@ class CrmConnector(Connector):
 
     def accepts(self, connection: Connection, action: str, target_kind: str, target_id: int | None,
                 origin: Connection | None) -> bool:
-        """Deals only for event kinds the operator routed to a pipeline."""
+        """Deals only for event kinds the operator routed to a pipeline; children are not CRM
+        contacts of their own, they are shown on the parent's card."""
+        if action == "contact.upsert" and target_id is not None:
+            return not Contact.objects.filter(pk=target_id, category=Contact.Category.CHILD).exists()
         kind = DEAL_ACTIONS.get(action)
         return kind is None or self.route(connection, kind) is not None
 

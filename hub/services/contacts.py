@@ -221,8 +221,10 @@ def child_link(parent: Contact, child: Contact, relation: str = ContactRelation.
         raise ValidationError({"child": "A contact cannot be their own child."})
     if relation not in ContactRelation.Relation.values:
         raise ValidationError({"relation": f"Unknown relation {relation!r}."})
-    link, _ = ContactRelation.objects.update_or_create(parent=parent, child=child,
-                                                       defaults={"relation": relation})
+    link, created = ContactRelation.objects.update_or_create(parent=parent, child=child,
+                                                             defaults={"relation": relation})
+    if created:  # the parent's card lists the children
+        outbox_publish("contact.upsert", "contact", parent.pk, contact_snapshot(parent), origin=None)
     return link
 
 

@@ -156,3 +156,11 @@ def test_two_thousand_contacts_sync_without_a_single_429(amo, amo_emulator, sett
     stats = amo_emulator.app.state()["stats"]
     assert len(amo_emulator.app.contacts) == 2000 and stats["429"] == 0 and stats["403"] == 0
     assert stats["requests"] == 40  # 50 contacts a request
+
+
+def test_children_are_on_the_parents_card_not_crm_contacts_of_their_own(amo, amo_emulator):
+    parent, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456780"]))
+    _drain()
+    child_upsert(parent, ContactData(first_name="Соня", birth_date=dt.date(2019, 3, 4)))
+    assert not Outbox.objects.filter(target_id__in=Contact.objects.filter(category="child").values("pk")).exists()
+    assert Outbox.objects.filter(target_id=parent.pk, status="pending").exists()  # the card changed
