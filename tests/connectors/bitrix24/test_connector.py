@@ -104,3 +104,55 @@ def test_pipelines_and_stages_load_for_the_routing_table(b24):
     pipelines = registry.get("bitrix24").adapter(b24).list_pipelines()
     names = {p.name: [s.id for s in p.stages] for p in pipelines}
     assert names["Покупки Лайм"][0] == "C1:NEW" and names["Общая"][0] == "NEW"
+
+
+def test_two_thousand_contacts_into_bitrix24_without_a_single_503(b24, b24_emulator, settings):
+    settings.HUB_OUTBOX_BATCH = 500
+    b24.settings["rate_limit"] = "20/second"  # the emulator's bucket drains 20/s here: same ratio, 10× faster
+    b24.save()
+    b24_emulator.app.drain = 20
+    for n in range(2000):
+        Contact.objects.create(first_name=f"Клиент{n}", phone=f"+7916{n:07d}")
+    Outbox.objects.bulk_create(Outbox(connection=b24, action="contact.upsert", target_kind="contact",
+                                      target_id=c.pk) for c in Contact.objects.all())
+    assert _drain() == 2000
+    stats = b24_emulator.app.state()["stats"]
+    assert len(b24_emulator.app.contacts) == 2000 and stats["503"] == 0 and stats["requests"] == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_oauth_refresh_race_leaves_one_valid_token(b24_emulator, db):
+    import threading
+
+    from django.db import connection as db_connection
+
+    from connectors.bitrix24.client import Bitrix24Client
+    from hub.models import Connection
+    from hub.services.connections import connection_upsert
+
+    token = b24_emulator.app.issue_oauth_token()
+    creds = b24_emulator.app.state()["credentials"]
+    connection, _ = connection_upsert(name="B24 OAuth", system="bitrix24", base_url=b24_emulator.url, credentials={
+        "client_id": creds["client_id"], "client_secret": creds["client_secret"], "oauth_server": b24_emulator.url,
+        "access_token": token["access_token"], "refresh_token": token["refresh_token"]})
+    requests.post(f"{b24_emulator.url}/_emulator/faults", json={"expire_tokens": True}, timeout=5)
+    errors, barrier = [], threading.Barrier(4)
+
+    def worker():
+        try:
+            client = Bitrix24Client(Connection.objects.get(pk=connection.pk))
+            barrier.wait()
+            client.call("crm.category.list")
+        except Exception as exc:  # collected and asserted
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stored = Connection.objects.get(pk=connection.pk).credentials
+    assert stored["refresh_token"] in b24_emulator.app.refresh_tokens and len(b24_emulator.app.refresh_tokens) == 1
