@@ -7,11 +7,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from bookings.models import Preorder
 from connectors.crm.port import CrmContact, CrmDeal, CrmProductRow
-from hub.models import Contact, ContactIdentity, Pass, Purchase
+from hub.models import Contact, ContactIdentity, ContactRelation, Pass, Purchase
 from hub.services.money import money
 from hub.services.normalize import phone_normalize
 
@@ -23,11 +24,12 @@ def _local(value: Any, tz: str) -> str:
 
 
 def contact_card(contact: Contact, tz: str) -> CrmContact:
-    identities = list(contact.identities.values_list("kind", "value"))
+    """Reads only what ``contacts_for_cards`` prefetched: a batch of cards costs a few queries."""
+    identities = [(i.kind, i.value) for i in contact.identities.all()]
     children = [f"{link.child.first_name} {link.child.last_name}".strip()
                 + (f", {link.child.birth_date:%d.%m.%Y}" if link.child.birth_date else "")
-                for link in contact.children_links.select_related("child").order_by("pk")]
-    purchases = contact.purchases.order_by("-purchased_at")[:LAST_TRANSACTIONS]
+                for link in contact.children_links.all()]
+    purchases = sorted(contact.purchases.all(), key=lambda p: p.purchased_at, reverse=True)[:LAST_TRANSACTIONS]
     card = {
         "children": "\n".join(children),
         "last_pass": _local(contact.last_pass_at, tz) if contact.last_pass_at else "",
@@ -42,6 +44,15 @@ def contact_card(contact: Contact, tz: str) -> CrmContact:
     return CrmContact(first_name=contact.first_name, last_name=contact.last_name, middle_name=contact.middle_name,
                       phones=phones, emails=emails, birth_date=contact.birth_date,
                       card={k: v for k, v in card.items() if v})
+
+
+def contacts_for_cards(ids: list[int]) -> dict[int, Contact]:
+    contacts = Contact.objects.filter(pk__in=ids, merged_into__isnull=True).prefetch_related(
+        "identities",
+        Prefetch("children_links", queryset=ContactRelation.objects.select_related("child").order_by("pk")),
+        Prefetch("purchases", queryset=Purchase.objects.only("pk", "contact_id", "purchased_at", "total")),
+    )
+    return {c.pk: c for c in contacts}
 
 
 def neutral_values(data: dict[str, Any]) -> dict[str, Any]:

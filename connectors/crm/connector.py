@@ -19,6 +19,7 @@ from hub.services.external_refs import (
     external_ref_for_local,
     external_ref_is_echo,
     external_ref_link,
+    external_refs_link_many,
     fingerprint,
 )
 from hub.sync.errors import SyncError
@@ -81,24 +82,27 @@ class CrmConnector(Connector):
         return results
 
     def _push_contacts(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
+        contacts = cards.contacts_for_cards([row.target_id for row in rows])
+        refs = dict(ExternalRef.objects.filter(connection=connection, kind="contact",
+                                               local_id__in=list(contacts)).values_list("local_id", "external_id"))
         items: list[tuple[str, CrmContact, str]] = []
         results: dict[int, PushResult] = {}
         for row in rows:
-            contact = Contact.objects.filter(pk=row.target_id).first()
-            if contact is None or contact.merged_into_id:
+            contact = contacts.get(row.target_id)
+            if contact is None:
                 results[row.pk] = PushResult(ok=False, retryable=False, error="contact no longer exists (merged?)")
                 continue
-            ref = external_ref_for_local(connection, "contact", contact.pk)
-            card = cards.contact_card(contact, connection.time_zone)
-            items.append((str(row.pk), card, ref.external_id if ref else ""))
+            items.append((str(row.pk), cards.contact_card(contact, connection.time_zone), refs.get(contact.pk, "")))
         if items:
             ids = port.upsert_contacts(items)
             by_row = {row.pk: row for row in rows}
+            links = []
             for key, card, _ in items:
                 digest = fingerprint(cards.card_values(card))
-                # Linked now, not after the batch: deals in this same batch must find it.
-                external_ref_link(connection, "contact", by_row[int(key)].target_id, ids[key], digest=digest)
+                links.append(("contact", by_row[int(key)].target_id, ids[key], digest))
                 results[int(key)] = PushResult(ok=True, external_id=ids[key], fingerprint=digest)
+            # Linked now, not after the batch: deals in this same batch must find them.
+            external_refs_link_many(connection, links)
         return results
 
     def _ensure_contact(self, connection: Connection, port: CrmPort, contact: Contact | None) -> str:
@@ -108,7 +112,7 @@ class CrmConnector(Connector):
         ref = external_ref_for_local(connection, "contact", contact.pk)
         if ref:
             return ref.external_id
-        card = cards.contact_card(contact, connection.time_zone)
+        card = cards.contact_card(cards.contacts_for_cards([contact.pk])[contact.pk], connection.time_zone)
         external_id = port.upsert_contacts([("c", card, "")])["c"]
         external_ref_link(connection, "contact", contact.pk, external_id, digest=fingerprint(cards.card_values(card)))
         return external_id
