@@ -228,4 +228,6 @@ LOGGING = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
+# CRM webhooks of bulk edits carry thousands of form fields (amoCRM: 20+ per contact).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100_000
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None

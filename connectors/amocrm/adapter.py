@@ -6,9 +6,9 @@ from typing import Any
 
 from connectors.amocrm import mapping
 from connectors.amocrm.client import AmoClient
-from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage, Written
 from hub.models import Connection
-from hub.sync.errors import FatalError
+from hub.sync.errors import FatalError, SyncError
 
 MAX_BATCH = 250
 
@@ -20,34 +20,49 @@ class AmoCRMAdapter:
         self.batch = max(1, min(int(connection.settings.get("batch_size", 50)), MAX_BATCH))
         self.field_ids: dict[str, str] = connection.settings.get("fields", {})
 
-    def _write(self, entity: str, rows: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
-        """Creates in POST batches, updates in PATCH batches; their ids by our key."""
-        result: dict[str, str] = {}
+    def _write(self, entity: str, rows: list[tuple[str, dict[str, Any]]]) -> Written:
+        """Creates in POST batches, updates in PATCH batches. amoCRM applies a request whole
+        or not at all, so a failed request fails its own keys; after a retryable failure
+        (limit, outage) the rest is not tried now."""
+        written = Written()
         creates = [(k, b) for k, b in rows if "id" not in b]
         updates = [(k, b) for k, b in rows if "id" in b]
-        for start in range(0, len(creates), self.batch):
-            chunk = creates[start:start + self.batch]
-            answer = self.client.send("POST", f"/api/v4/{entity}", [{**b, "request_id": k} for k, b in chunk])
-            for item in (answer or {}).get("_embedded", {}).get(entity, []):
-                result[str(item.get("request_id"))] = str(item["id"])
-        for start in range(0, len(updates), self.batch):
-            chunk = updates[start:start + self.batch]
-            self.client.send("PATCH", f"/api/v4/{entity}", [b for _, b in chunk])
-            result.update({k: str(b["id"]) for k, b in chunk})
-        missing = [k for k, _ in rows if k not in result]
-        if missing:
-            raise FatalError(f"amoCRM did not answer for {entity} {missing[:5]}")
-        return result
+        chunks = [("POST", creates[i:i + self.batch]) for i in range(0, len(creates), self.batch)]
+        chunks += [("PATCH", updates[i:i + self.batch]) for i in range(0, len(updates), self.batch)]
+        stop: Exception | None = None
+        for method, chunk in chunks:
+            if stop is not None:
+                written.errors.update({k: stop for k, _ in chunk})
+                continue
+            try:
+                if method == "POST":
+                    answer = self.client.send("POST", f"/api/v4/{entity}", [{**b, "request_id": k} for k, b in chunk])
+                    for item in (answer or {}).get("_embedded", {}).get(entity, []):
+                        written.ids[str(item.get("request_id"))] = str(item["id"])
+                else:
+                    self.client.send("PATCH", f"/api/v4/{entity}", [b for _, b in chunk])
+                    written.ids.update({k: str(b["id"]) for k, b in chunk})
+            except SyncError as exc:
+                written.errors.update({k: exc for k, _ in chunk})
+                if exc.retryable:
+                    stop = exc
+        for key, _ in rows:
+            if key not in written.ids and key not in written.errors:
+                written.errors[key] = FatalError(f"amoCRM did not answer for {entity} {key}")
+        return written
 
-    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> dict[str, str]:
+    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> Written:
         return self._write("contacts", [(k, mapping.contact_to_amo(c, self.field_ids, ext)) for k, c, ext in items])
 
-    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> dict[str, str]:
-        ids = self._write("leads", [(k, mapping.deal_to_amo(d, self.field_ids, ext)) for k, d, ext in items])
-        for key, deal, _ in items:
-            if deal.products:
-                self._link_products(ids[key], deal)
-        return ids
+    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
+        written = self._write("leads", [(k, mapping.deal_to_amo(d, self.field_ids, ext)) for k, d, ext in items])
+        for key, deal, ext in items:
+            if deal.products and key in written.ids and not ext:
+                try:
+                    self._link_products(written.ids[key], deal)
+                except SyncError as exc:  # the deal exists: keep it, report the rows' failure
+                    written.errors[key] = exc
+        return written
 
     def _link_products(self, lead_id: str, deal: CrmDeal) -> None:
         catalog = self.connection.settings.get("catalog_id")
@@ -78,7 +93,7 @@ class AmoCRMAdapter:
         return [CrmField(str(f["id"]), str(f.get("name", "")), str(f.get("code") or ""))
                 for f in data.get("_embedded", {}).get("custom_fields", [])]
 
-    def create_field(self, entity: str, name: str) -> CrmField:
+    def create_field(self, entity: str, name: str, code: str = "") -> CrmField:
         data = self.client.send("POST", f"/api/v4/{self._path(entity)}/custom_fields",
                                 [{"name": name, "type": "textarea"}])
         field = data["_embedded"]["custom_fields"][0]

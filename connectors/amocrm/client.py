@@ -14,14 +14,15 @@ from connectors.base.http import HttpClient
 from connectors.base.ratelimit import RateLimiter
 from hub.locks import named_lock
 from hub.models import Connection
-from hub.sync.errors import AuthError, RetryableError
+from hub.sync.errors import AuthError, RateLimited
 
 EARLY = 300  # renew this long before expiry
 BLOCK_PAUSE = 15 * 60  # after amoCRM blocks the account, stay away this long
 
 
-class AccountBlocked(RetryableError):
-    """amoCRM answered its nginx 403 page: too many 429s. Everything waits; an operator looks."""
+class AccountBlocked(RateLimited):
+    """amoCRM answered its nginx 403 page: too many 429s. Everything waits (no row uses up
+    its attempts); the connection shows the error so an operator looks."""
 
 
 class AmoClient(HttpClient):

@@ -30,7 +30,9 @@ class AmoCRMConnector(CrmConnector):
             raise WebhookRejected("Webhook is not from this connection's amoCRM account.", status=401)
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
-        events = mapping.events_from_form(request.POST.dict())
-        if not events:
-            raise WebhookRejected("No contacts or leads in the webhook.")
-        return WebhookParse(events=self.events_to_inbound(events))
+        form = request.POST.dict()
+        try:
+            events = mapping.events_from_form(form)
+        except ValueError as exc:
+            raise WebhookRejected(str(exc)) from exc
+        return WebhookParse(events=self.events_to_inbound(events) if events else self.unrouted(form))

@@ -26,9 +26,11 @@ def contact_to_amo(contact: CrmContact, field_ids: dict[str, str], external_id: 
     for role, text in card.items():
         if field_ids.get(role):
             values.append({"field_id": int(field_ids[role]), "values": [{"value": text}]})
-    name = " ".join(p for p in (contact.first_name, contact.last_name) if p) or "Без имени"
-    body: dict[str, Any] = {"name": name, "first_name": contact.first_name, "last_name": contact.last_name,
+    body: dict[str, Any] = {"first_name": contact.first_name, "last_name": contact.last_name,
                             "custom_fields_values": values}
+    name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+    if name:
+        body["name"] = name
     if external_id:
         body["id"] = int(external_id)
     return body
@@ -46,14 +48,15 @@ def contact_from_amo(data: dict[str, Any]) -> dict[str, Any]:
         elif field.get("field_code") == EMAIL:
             emails += values
     first, last = str(data.get("first_name") or ""), str(data.get("last_name") or "")
-    if not first and not last and data.get("name"):
-        first, _, last = str(data["name"]).partition(" ")
+    if "first_name" not in data and "last_name" not in data and data.get("name"):
+        first, _, last = str(data["name"]).partition(" ")  # contacts made in the UI by full name only
     return {"first_name": first, "last_name": last, "phones": phones, "emails": emails}
 
 
 def deal_to_amo(deal: CrmDeal, field_ids: dict[str, str], external_id: str = "") -> dict[str, Any]:
-    body: dict[str, Any] = {"name": deal.title[:255], "price": int(deal.amount), "pipeline_id": int(deal.pipeline_id),
-                            "status_id": int(deal.stage_id)}
+    body: dict[str, Any] = {"name": deal.title[:255], "price": int(deal.amount)}
+    if not external_id:  # an update never moves the deal: the manager owns its stage
+        body.update(pipeline_id=int(deal.pipeline_id), status_id=int(deal.stage_id))
     values = [{"field_id": int(field_ids[role]), "values": [{"value": text}]}
               for role, text in deal.fields.items() if field_ids.get(role)]
     if values:
@@ -74,8 +77,12 @@ def events_from_form(form: dict[str, str]) -> list[CrmEvent]:
             entity, action, index, name = match.groups()
             grouped.setdefault((entity, action, index), {})[name] = value
     events = []
-    for (entity, action, _), data in grouped.items():
-        if data.get("id") and data.get("type", "contact") != "company":
+    for (entity, action, index), data in grouped.items():
+        if action == "note":  # notes carry their own shape; kept as an unrouted event
+            continue
+        if not str(data.get("id", "")).isdigit():
+            raise ValueError(f"{entity}[{action}][{index}][id] is not a number")
+        if data.get("type", "contact") != "company":
             events.append(CrmEvent(entity=ENTITIES[entity], action=ACTIONS.get(action, action),
                                    external_id=str(data["id"]), data=data))
     return events

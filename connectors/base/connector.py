@@ -54,6 +54,11 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default; override 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         raise WebhookRejected(f"{self.title} does not send webhooks.", status=404)
 
-    def handle_inbox(self, row: Inbox) -> Any:
+    def fetch_for_inbox(self, row: Inbox) -> Any:
+        """Read what the event needs from the system (webhooks are often partial). Runs
+        outside any transaction, before ``handle_inbox``; its answer is passed there."""
+        return None
+
+    def handle_inbox(self, row: Inbox, fetched: Any = None) -> Any:
         """Apply one stored event to the domain (runs in a transaction, in a task)."""
         raise NotImplementedError(f"{self.title} has no inbox handler")

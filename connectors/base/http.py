@@ -79,7 +79,9 @@ class HttpClient:
                 if wait_here and attempt < self.max_inline_retries:
                     time.sleep(retry_after)
                     continue
-                error = RateLimited if response.status_code == 429 else RetryableError
+                # A 429, or a 503 the provider means as "slow down" (it told us how long to wait).
+                slow_down = response.status_code == 429 or retry_after is not None
+                error = RateLimited if slow_down else RetryableError
                 raise error(self.error_message(response), retry_after=retry_after)
             return self._check(response, expected)
         raise RetryableError("retries exhausted")  # pragma: no cover - loop always returns or raises

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.client import MAX_BATCH, Bitrix24Client, command, to_query
-from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage, Written
 from hub.models import Connection
-from hub.sync.errors import FatalError
+from hub.sync.errors import FatalError, SyncError
 
 
 class Bitrix24Adapter:
@@ -19,38 +19,54 @@ class Bitrix24Adapter:
         self.client = Bitrix24Client(connection)
         self.field_names: dict[str, str] = connection.settings.get("fields", {})
 
-    def _run(self, commands: dict[str, str]) -> dict[str, Any]:
-        """Batches of 50; a failed command fails loudly with Bitrix24's own reason."""
-        results: dict[str, Any] = {}
+    def _run(self, commands: dict[str, str]) -> Written:
+        """Batches of 50 (``halt=0``: every command runs); each command's error is its own."""
+        written = Written()
         keys = list(commands)
+        stop: Exception | None = None
         for start in range(0, len(keys), MAX_BATCH):
             chunk = {k: commands[k] for k in keys[start:start + MAX_BATCH]}
-            done, errors = self.client.batch(chunk)
-            if errors:
-                key, error = next(iter(errors.items()))
-                raise FatalError(f"Bitrix24 {key}: {error.get('error')} {error.get('error_description', '')}")
-            results.update(done)
-        return results
+            if stop is not None:
+                written.errors.update({k: stop for k in chunk})
+                continue
+            try:
+                done, errors = self.client.batch(chunk)
+            except SyncError as exc:
+                written.errors.update({k: exc for k in chunk})
+                stop = exc if exc.retryable else None
+                continue
+            written.ids.update({k: v for k, v in done.items() if k not in errors})
+            for key, error in errors.items():
+                written.errors[key] = FatalError(
+                    f"Bitrix24 {error.get('error')}: {error.get('error_description', '')}".strip())
+        return written
 
-    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> dict[str, str]:
+    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> Written:
         updates = [(k, c, ext) for k, c, ext in items if ext]
         current = self._run({f"g{k}": command(mapping.CONTACT_GET, {"id": ext}) for k, _, ext in updates})
+        result = Written()
         commands: dict[str, str] = {}
         for key, contact, ext in items:
-            if ext:
-                fields = mapping.contact_fields(contact, self.field_names, current.get(f"g{key}"))
+            if ext and f"g{key}" in current.errors:
+                result.errors[key] = current.errors[f"g{key}"]  # e.g. deleted in the portal
+            elif ext:
+                fields = mapping.contact_fields(contact, self.field_names, current.ids.get(f"g{key}"))
                 commands[key] = command(mapping.CONTACT_UPDATE, {"id": ext, "fields": fields})
             else:
                 commands[key] = command(mapping.CONTACT_ADD, {"fields": mapping.contact_fields(contact,
                                                                                                 self.field_names)})
         done = self._run(commands)
-        return {key: (ext or str(done[key])) for key, _, ext in items}
+        result.errors.update(done.errors)
+        for key, _, ext in items:
+            if key in done.ids:
+                result.ids[key] = ext or str(done.ids[key])
+        return result
 
-    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> dict[str, str]:
+    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
         """Deal + its product rows in one batch (25 deals a request)."""
         commands: dict[str, str] = {}
         for key, deal, ext in items:
-            fields = mapping.deal_fields(deal, self.field_names)
+            fields = mapping.deal_fields(deal, self.field_names, update=bool(ext))
             if ext:
                 commands[key] = command(mapping.DEAL_UPDATE, {"id": ext, "fields": fields})
                 target = ext
@@ -61,30 +77,46 @@ class Bitrix24Adapter:
             # $result[…] stays unencoded: Bitrix24 substitutes it in the raw command.
             commands[f"rows{key}"] = f"{mapping.DEAL_ROWS}?id={target}" + (f"&{rows}" if rows else "")
         done = self._run(commands)
-        return {key: (ext or str(done[key])) for key, _, ext in items}
+        result = Written()
+        for key, _, ext in items:
+            if key in done.ids:
+                result.ids[key] = ext or str(done.ids[key])
+            error = done.errors.get(key) or done.errors.get(f"rows{key}")
+            if error is not None:
+                result.errors[key] = error
+        return result
 
     def add_notes(self, items: list[tuple[str, str, str]]) -> None:
-        self._run({str(n): command(mapping.COMMENT_ADD, {"fields": {"ENTITY_ID": ext, "ENTITY_TYPE": entity,
-                                                                    "COMMENT": text}})
-                   for n, (entity, ext, text) in enumerate(items)})
+        self._raise_first(self._run({
+            str(n): command(mapping.COMMENT_ADD, {"fields": {"ENTITY_ID": ext, "ENTITY_TYPE": entity, "COMMENT": text}})
+            for n, (entity, ext, text) in enumerate(items)}))
 
     def list_pipelines(self) -> list[Pipeline]:
         categories = (self.client.call("crm.category.list", {"entityTypeId": 2}) or {}).get("result", {})
         categories = categories.get("categories", []) if isinstance(categories, dict) else []
-        stages = self._run({str(c["id"]): command("crm.status.list", {"filter": {
-            "ENTITY_ID": "DEAL_STAGE" if int(c["id"]) == 0 else f"DEAL_STAGE_{c['id']}"}}) for c in categories})
+        stages = self._raise_first(self._run({
+            str(c["id"]): command("crm.status.list", {"filter": {
+                "ENTITY_ID": "DEAL_STAGE" if int(c["id"]) == 0 else f"DEAL_STAGE_{c['id']}"}})
+            for c in categories}))
         return [Pipeline(str(c["id"]), str(c.get("name", "")),
                          tuple(Stage(str(st["STATUS_ID"]), str(st.get("NAME", "")))
                                for st in stages.get(str(c["id"]), [])))
                 for c in categories]
+
+    @staticmethod
+    def _raise_first(written: Written) -> dict[str, Any]:
+        if written.errors:
+            raise next(iter(written.errors.values()))
+        return written.ids
 
     def list_fields(self, entity: str) -> list[CrmField]:
         fields = (self.client.call(f"crm.{entity}.userfield.list") or {}).get("result", [])
         return [CrmField(str(f["FIELD_NAME"]), str(f.get("EDIT_FORM_LABEL") or f["FIELD_NAME"]), str(f["FIELD_NAME"]))
                 for f in fields if isinstance(f, dict)]
 
-    def create_field(self, entity: str, name: str) -> CrmField:
-        code = "HUB_" + "".join(ch for ch in name.upper() if ch.isalnum())[:12]
+    def create_field(self, entity: str, name: str, code: str = "") -> CrmField:
+        """Bitrix24 field codes are Latin: made from ``code`` (the hub's role), not the label."""
+        code = "HUB_" + "".join(ch for ch in (code or "FIELD").upper() if ch.isascii() and ch.isalnum())[:12]
         self.client.call(f"crm.{entity}.userfield.add", {"fields": {
             "FIELD_NAME": code, "USER_TYPE_ID": "string", "EDIT_FORM_LABEL": name}})
         return CrmField("UF_CRM_" + code, name, "UF_CRM_" + code)

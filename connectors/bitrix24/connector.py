@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.adapter import Bitrix24Adapter
 from connectors.crm.connector import CrmConnector
-from connectors.crm.port import CrmEvent
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import WebhookParse
@@ -32,12 +31,10 @@ class Bitrix24Connector(CrmConnector):
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         form = request.POST.dict()
-        event = mapping.event_from_form(form)
-        if event is None:
-            raise WebhookRejected(f"Unknown or incomplete event {form.get('event')!r}.")
-        inbound = self.events_to_inbound([event])
-        return WebhookParse(events=inbound)
-
-    @staticmethod
-    def version_of(event: CrmEvent) -> str:
-        return str(event.data.get("ts") or "")
+        if not form.get("event"):
+            raise WebhookRejected("No event in the request.")
+        try:
+            event = mapping.event_from_form(form)
+        except ValueError as exc:
+            raise WebhookRejected(str(exc)) from exc
+        return WebhookParse(events=self.events_to_inbound([event]) if event else self.unrouted(form))

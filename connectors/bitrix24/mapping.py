@@ -52,9 +52,10 @@ def contact_from_b24(data: dict[str, Any]) -> dict[str, Any]:
             "emails": [str(e.get("VALUE")) for e in data.get("EMAIL") or [] if isinstance(e, dict)]}
 
 
-def deal_fields(deal: CrmDeal, field_names: dict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"TITLE": deal.title[:255], "CATEGORY_ID": deal.pipeline_id, "STAGE_ID": deal.stage_id,
-                              "OPPORTUNITY": str(deal.amount), "CURRENCY_ID": "RUB"}
+def deal_fields(deal: CrmDeal, field_names: dict[str, str], update: bool = False) -> dict[str, Any]:
+    fields: dict[str, Any] = {"TITLE": deal.title[:255], "OPPORTUNITY": str(deal.amount), "CURRENCY_ID": "RUB"}
+    if not update:  # an update never moves the deal: the manager owns its stage
+        fields.update(CATEGORY_ID=deal.pipeline_id, STAGE_ID=deal.stage_id)
     if deal.contact_external_id:
         fields["CONTACT_ID"] = deal.contact_external_id
     for role, text in deal.fields.items():
@@ -70,9 +71,11 @@ def product_rows(deal: CrmDeal) -> list[dict[str, Any]]:
 
 def event_from_form(form: dict[str, str]) -> CrmEvent | None:
     known = EVENTS.get(str(form.get("event") or "").upper())
-    entity_id = form.get("data[FIELDS][ID]")
-    if not known or not entity_id:
+    if not known:
         return None
+    entity_id = str(form.get("data[FIELDS][ID]") or "")
+    if not entity_id.isdigit():
+        raise ValueError(f"{form.get('event')} without a numeric data[FIELDS][ID]")
     entity, action = known
     data = {k: v for k, v in form.items() if k.startswith("data[") or k in ("event", "ts")}
     return CrmEvent(entity=entity, action=action, external_id=str(entity_id), data=data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -16,13 +17,12 @@ from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort
 from hub.models import Connection, Contact, ExternalRef, Inbox, Outbox, Pass, Purchase
 from hub.services.contacts import ContactData, contact_upsert
 from hub.services.external_refs import (
-    external_ref_for_local,
     external_ref_is_echo,
     external_ref_link,
     external_refs_link_many,
     fingerprint,
 )
-from hub.sync.errors import SyncError
+from hub.sync.errors import FatalError, RateLimited, SyncError
 from hub.sync.types import CheckResult, InboundEvent, PushResult
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,23 @@ class CrmConnector(Connector):
             results.update(self._push_deals(connection, port, deal_rows))
         return results
 
+    @staticmethod
+    def _live_refs(connection: Connection, kind: str, local_ids: list[int]) -> dict[int, str]:
+        """Their ids for our rows; a ref marked missing (deleted in the CRM) means "create again"."""
+        return dict(ExternalRef.objects.filter(connection=connection, kind=kind, local_id__in=local_ids,
+                                               missing_since__isnull=True)
+                    .order_by("updated_at").values_list("local_id", "external_id"))
+
+    @staticmethod
+    def _failure(error: Exception) -> PushResult:
+        if isinstance(error, SyncError):
+            return PushResult(ok=False, error=str(error), retryable=error.retryable, retry_after=error.retry_after,
+                              rate_limited=isinstance(error, RateLimited))
+        return PushResult(ok=False, error=f"{type(error).__name__}: {error}")
+
     def _push_contacts(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
         contacts = cards.contacts_for_cards([row.target_id for row in rows])
-        refs = dict(ExternalRef.objects.filter(connection=connection, kind="contact",
-                                               local_id__in=list(contacts)).values_list("local_id", "external_id"))
+        refs = self._live_refs(connection, "contact", list(contacts))
         items: list[tuple[str, CrmContact, str]] = []
         results: dict[int, PushResult] = {}
         for row in rows:
@@ -93,83 +106,102 @@ class CrmConnector(Connector):
                 results[row.pk] = PushResult(ok=False, retryable=False, error="contact no longer exists (merged?)")
                 continue
             items.append((str(row.pk), cards.contact_card(contact, connection.time_zone), refs.get(contact.pk, "")))
-        if items:
-            ids = port.upsert_contacts(items)
-            by_row = {row.pk: row for row in rows}
-            links = []
-            for key, card, _ in items:
+        if not items:
+            return results
+        written = port.upsert_contacts(items)
+        by_row = {row.pk: row for row in rows}
+        links = []
+        for key, card, _ in items:
+            if key in written.ids and key not in written.errors:
                 digest = fingerprint(cards.card_values(card))
-                links.append(("contact", by_row[int(key)].target_id, ids[key], digest))
-                results[int(key)] = PushResult(ok=True, external_id=ids[key], fingerprint=digest)
-            # Linked now, not after the batch: deals in this same batch must find them.
-            external_refs_link_many(connection, links)
+                links.append(("contact", by_row[int(key)].target_id, written.ids[key], digest))
+                results[int(key)] = PushResult(ok=True, external_id=written.ids[key], fingerprint=digest)
+            else:
+                results[int(key)] = self._failure(written.errors.get(key) or FatalError("no answer"))
+        # Linked now, not after the batch: deals in this same batch must find them.
+        external_refs_link_many(connection, links)
         return results
 
     def _ensure_contact(self, connection: Connection, port: CrmPort, contact: Contact | None) -> str:
         """A deal needs its contact in the CRM first; created (and remembered) on the spot."""
         if contact is None:
             return ""
-        ref = external_ref_for_local(connection, "contact", contact.pk)
-        if ref:
-            return ref.external_id
+        known = self._live_refs(connection, "contact", [contact.pk]).get(contact.pk)
+        if known:
+            return known
         card = cards.contact_card(cards.contacts_for_cards([contact.pk])[contact.pk], connection.time_zone)
-        external_id = port.upsert_contacts([("c", card, "")])["c"]
-        external_ref_link(connection, "contact", contact.pk, external_id, digest=fingerprint(cards.card_values(card)))
-        return external_id
+        written = port.upsert_contacts([("c", card, "")])
+        if "c" not in written.ids:
+            raise written.errors.get("c") or FatalError("the CRM did not create the deal's contact")
+        external_ref_link(connection, "contact", contact.pk, written.ids["c"],
+                          digest=fingerprint(cards.card_values(card)))
+        return written.ids["c"]
 
     def _push_deals(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
+        """Each deal is known by what it stands for (a ticket line, a receipt, a pass, a
+        preorder): sent again, it updates the same deal instead of making a second one."""
         items: list[tuple[str, CrmDeal, str]] = []
-        line_refs: list[tuple[str, int]] = []
+        identity: dict[str, tuple[str, int]] = {}
+        keys_of: dict[int, list[str]] = {}
         results: dict[int, PushResult] = {}
         for row in rows:
             kind = DEAL_ACTIONS[row.action]
             route = self.route(connection, kind)
-            built = self._deals_for(connection, port, row, kind, route) if route else None
+            try:
+                built = self._deals_for(connection, port, row, kind, route) if route else []
+            except SyncError as exc:  # the deal's contact could not be created
+                results[row.pk] = self._failure(exc)
+                continue
             if not built:
                 results[row.pk] = PushResult(ok=False, retryable=False, error=f"nothing to send for {row.action}")
                 continue
-            for n, (deal, line_id) in enumerate(built):
-                ref = external_ref_for_local(connection, row.target_kind, row.target_id) if n == 0 and \
-                    kind == "preorder" else None
-                items.append((f"{row.pk}:{n}", deal, ref.external_id if ref else ""))
-                if line_id:
-                    line_refs.append((f"{row.pk}:{n}", line_id))
-        if items:
-            ids = port.upsert_deals(items)
-            for key, line_id in line_refs:
-                external_ref_link(connection, "purchase_line", line_id, ids[key])
-            for row in rows:
-                if row.pk not in results:
-                    results[row.pk] = PushResult(ok=True, external_id=ids[f"{row.pk}:0"])
+            for n, (deal, ref_kind, local_id) in enumerate(built):
+                key = f"{row.pk}:{n}"
+                known = self._live_refs(connection, ref_kind, [local_id]).get(local_id, "")
+                items.append((key, deal, known))
+                identity[key] = (ref_kind, local_id)
+                keys_of.setdefault(row.pk, []).append(key)
+        if not items:
+            return results
+        written = port.upsert_deals(items)
+        external_refs_link_many(connection, [(identity[k][0], identity[k][1], ext, "")
+                                             for k, ext in written.ids.items() if k in identity])
+        for row_pk, keys in keys_of.items():
+            failed = [written.errors[k] for k in keys if k in written.errors or k not in written.ids]
+            if failed or any(k not in written.ids for k in keys):
+                results[row_pk] = self._failure(failed[0] if failed else FatalError("no answer for a deal"))
+            else:
+                results[row_pk] = PushResult(ok=True, external_id=written.ids[keys[0]])
         return results
 
     def _deals_for(self, connection: Connection, port: CrmPort, row: Outbox, kind: str,
-                   route: dict[str, str]) -> list[tuple[CrmDeal, int | None]]:
+                   route: dict[str, str]) -> list[tuple[CrmDeal, str, int]]:
         if kind == "purchase":
             purchase = Purchase.objects.filter(pk=row.target_id).select_related("contact").first()
             if purchase is None:
                 return []
             per = connection.settings.get("purchase_deal_per", "line")
             deals = cards.purchase_deals(purchase, route, per)
-            line_ids: list[int | None] = list(purchase.lines.order_by("pk").values_list("pk", flat=True)) \
-                if per != "receipt" else [None]
             contact_id = self._ensure_contact(connection, port, purchase.contact)
             for deal in deals:
                 deal.contact_external_id = contact_id
-            return list(zip(deals, line_ids, strict=False))
+            if per == "receipt":
+                return [(deals[0], "purchase", purchase.pk)]
+            line_ids = list(purchase.lines.order_by("pk").values_list("pk", flat=True))
+            return [(deal, "purchase_line", line_id) for deal, line_id in zip(deals, line_ids, strict=True)]
         if kind == "pass":
             record = Pass.objects.filter(pk=row.target_id).select_related("contact", "service_point", "product").first()
             if record is None:
                 return []
             deal = cards.pass_deal(record, route)
             deal.contact_external_id = self._ensure_contact(connection, port, record.payer or record.contact)
-            return [(deal, None)]
+            return [(deal, "pass", record.pk)]
         preorder = Preorder.objects.filter(pk=row.target_id).select_related("contact").first()
         if preorder is None:
             return []
         deal = cards.preorder_deal(preorder, route)
         deal.contact_external_id = self._ensure_contact(connection, port, preorder.contact)
-        return [(deal, None)]
+        return [(deal, "preorder", preorder.pk)]
 
     # ------------------------------------------------------------------ inbound
     def events_to_inbound(self, events: list[CrmEvent]) -> list[InboundEvent]:
@@ -180,28 +212,40 @@ class CrmConnector(Connector):
 
     @staticmethod
     def version_of(event: CrmEvent) -> str:
-        data = event.data
-        return str(data.get("last_modified") or data.get("updated_at") or data.get("status_id") or
-                   fingerprint(data)[:16])
+        """The whole event body: a move A→B→A→B or two edits in one second stay distinct,
+        while a redelivery of the very same body is one event."""
+        return fingerprint(event.data)[:24]
 
-    def handle_inbox(self, row: Inbox) -> None:
+    def unrouted(self, raw: dict[str, str]) -> list[InboundEvent]:
+        """Authenticated events we do not act on (notes, companies, leads…) are kept and
+        answered 200: a CRM switches off a hook that keeps failing."""
+        return [InboundEvent(event_key=f"other:{fingerprint(raw)[:32]}", kind="crm.other", payload={"form": raw})]
+
+    def fetch_for_inbox(self, row: Inbox) -> Any:
+        if row.kind in ("crm.contact.add", "crm.contact.update") and row.payload.get("id"):
+            return self.adapter(row.connection).get_contact(str(row.payload["id"]))
+        return None
+
+    def handle_inbox(self, row: Inbox, fetched: Any = None) -> None:
         connection, payload = row.connection, row.payload
         external_id = str(payload.get("id") or "")
+        if row.kind == "crm.other":
+            return
         if not external_id:
             raise ValidationError("CRM event without an id.")
         if row.kind in ("crm.contact.add", "crm.contact.update"):
-            self._contact_changed(connection, external_id)
+            if fetched is not None:
+                self._contact_changed(connection, external_id, fetched)
         elif row.kind == "crm.contact.delete":
             ExternalRef.objects.filter(connection=connection, kind="contact", external_id=external_id,
                                        missing_since__isnull=True).update(missing_since=timezone.now())
+        elif row.kind == "crm.other":
+            return
         else:
             log.info("CRM event %s kept for the features that use it", row.kind)
 
-    def _contact_changed(self, connection: Connection, external_id: str) -> None:
-        """Webhooks carry partial data: fetch the contact, then apply unless it is our own echo."""
-        data = self.adapter(connection).get_contact(external_id)
-        if data is None:
-            return
+    def _contact_changed(self, connection: Connection, external_id: str, data: dict[str, Any]) -> None:
+        """Apply what the CRM holds now, unless it is only our own write coming back."""
         values = cards.neutral_values(data)
         if external_ref_is_echo(connection, "contact", external_id, values):
             return

@@ -73,12 +73,21 @@ class CrmEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class CrmPort(Protocol):
-    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> dict[str, str]:
-        """(key, contact, their id or "") → key → their id. Batched by the adapter."""
+@dataclass
+class Written:
+    """What a batched write did: their ids for the keys that succeeded, the error for the rest
+    (a batch can half succeed; the successes must be remembered, the failures retried)."""
 
-    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> dict[str, str]:
-        """(key, deal, their id or "") → key → their id, with product rows attached."""
+    ids: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, Exception] = field(default_factory=dict)
+
+
+class CrmPort(Protocol):
+    def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> Written:
+        """(key, contact, their id or "") → their ids / errors by key. Batched by the adapter."""
+
+    def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
+        """(key, deal, their id or "") → their ids / errors by key, product rows attached."""
 
     def add_notes(self, items: list[tuple[str, str, str]]) -> None:
         """(entity, their id, text) timeline notes."""
@@ -87,7 +96,7 @@ class CrmPort(Protocol):
 
     def list_fields(self, entity: str) -> list[CrmField]: ...
 
-    def create_field(self, entity: str, name: str) -> CrmField: ...
+    def create_field(self, entity: str, name: str, code: str = "") -> CrmField: ...
 
     def get_contact(self, external_id: str) -> dict[str, Any] | None:
         """Their contact in the port's neutral shape: first_name, last_name, phones, emails."""

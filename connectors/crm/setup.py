@@ -45,11 +45,12 @@ def stage_choices(connection: Connection) -> list[tuple[str, str]]:
 
 
 def field_choices(connection: Connection) -> list[tuple[str, str]]:
+    """Fields the hub may write: all but the CRM's own phone and e-mail."""
     catalog = connection.settings.get("crm_catalog") or {}
-    return [(str(f["id"]), f["name"]) for f in catalog.get("contact_fields", []) if not f.get("code")]
+    return [(str(f["id"]), f["name"]) for f in catalog.get("contact_fields", [])
+            if f.get("code") not in ("PHONE", "EMAIL")]
 
 
-@transaction.atomic
 def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase_deal_per: str,
                      fields: dict[str, str], create_missing: bool = False) -> Connection:
     """``routes``: kind → "pipeline|stage" ("" = do not send); ``fields``: role → field id."""
@@ -66,12 +67,15 @@ def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase
     if purchase_deal_per not in ("line", "receipt"):
         raise ValidationError({"purchase_deal_per": "Choose per ticket line or per receipt."})
     mapped = {role: field for role, field in fields.items() if role in CARD_ROLES and field}
-    if create_missing:
+    if create_missing:  # CRM calls outside any transaction: a token refreshed on the way is kept
         port = _port(connection)
         for role, label in CARD_ROLES.items():
             if role not in mapped:
-                mapped[role] = port.create_field("contact", label).id
-    connection.settings = {**connection.settings, "routes": parsed, "purchase_deal_per": purchase_deal_per,
-                           "fields": mapped}
-    connection.save(update_fields=["settings", "updated_at"])
-    return connection
+                mapped[role] = port.create_field("contact", label, code=role).id
+        crm_catalog_load(connection)  # the new fields appear in the dropdowns
+    with transaction.atomic():
+        fresh = Connection.objects.select_for_update().get(pk=connection.pk)
+        fresh.settings = {**fresh.settings, "routes": parsed, "purchase_deal_per": purchase_deal_per,
+                          "fields": mapped}
+        fresh.save(update_fields=["settings", "updated_at"])
+    return fresh

@@ -162,7 +162,7 @@ class LimeConnector(Connector):
             report.add("clients missing in Lime", count)
 
     # ------------------------------------------------------------------ inbox
-    def handle_inbox(self, row: Inbox) -> None:
+    def handle_inbox(self, row: Inbox, fetched: Any = None) -> None:
         handler = {
             "lime.good_type": self._apply_good_type, "lime.client": self._apply_client,
             "lime.check": self._apply_check, "lime.pass": self._apply_pass, "lime.preorder": self._apply_preorder,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -92,7 +93,7 @@ class WebhookConnector(Connector):
             raise WebhookRejected("Field 'data' must be an object.")
         return WebhookParse(events=[InboundEvent(str(body["id"]), str(body["type"]), body)])
 
-    def handle_inbox(self, row: Inbox) -> None:
+    def handle_inbox(self, row: Inbox, fetched: Any = None) -> None:
         if row.kind == "contact.upsert":
             self._apply_contact(row.connection, row.payload.get("data") or {})
         else:

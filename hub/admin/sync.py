@@ -45,7 +45,10 @@ class ConnectionForm(forms.ModelForm):
 
     def save(self, commit=True):  # type: ignore[no-untyped-def]
         connection = super().save(commit=False)
-        credentials = dict(connection.credentials or {})
+        # Start from what is stored now, not from when the form was opened: a worker may have
+        # rotated a single-use refresh token meanwhile, and saving the old one loses the CRM.
+        current = Connection.objects.select_for_update().get(pk=connection.pk).credentials if connection.pk else {}
+        credentials = dict(current or {})
         for key, value in self.cleaned_data.get("credentials_update", {}).items():
             if value is None:
                 credentials.pop(key, None)

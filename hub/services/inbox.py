@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from hub.models import Connection, Inbox
 from hub.sync import registry
-from hub.sync.errors import SyncError
 
 log = logging.getLogger(__name__)
 
@@ -106,23 +105,36 @@ def inbox_reject(
 
 
 def inbox_process(inbox_id: int) -> Inbox:
-    """Run the connector's handler once; validation errors reject, others fail for retry."""
+    """Run the connector's handler once; validation errors reject, others fail for retry.
+
+    Remote reads (a CRM contact behind a webhook) happen first, outside any transaction:
+    a token refreshed on the way must be committed at once, whatever the handler does.
+    """
+    row = Inbox.objects.select_related("connection").get(pk=inbox_id)
+    if row.status in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
+        return row
+    connector = registry.get(row.connection.system) if row.connection else None
+    fetched, fetch_error = None, ""
+    if connector is not None:
+        try:
+            fetched = connector.fetch_for_inbox(row)
+        except Exception as exc:  # noqa: BLE001 - stored and retried, never lost
+            fetch_error = f"{type(exc).__name__}: {exc}"
     with transaction.atomic():
         row = Inbox.objects.select_for_update(of=("self",)).select_related("connection").get(pk=inbox_id)
         if row.status in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
             return row
-        connector = registry.get(row.connection.system) if row.connection else None
         row.attempts += 1
-        if connector is None:
-            row.status, row.error = Inbox.Status.FAILED, "no connector to process this event"
+        if connector is None or fetch_error:
+            row.status, row.error = Inbox.Status.FAILED, fetch_error or "no connector to process this event"
             row.save(update_fields=["status", "attempts", "error"])
             return row
         try:
             with transaction.atomic():
-                connector.handle_inbox(row)
+                connector.handle_inbox(row, fetched)
         except ValidationError as exc:
             row.status, row.error = Inbox.Status.REJECTED, "; ".join(exc.messages)[:4000]
-        except (SyncError, Exception) as exc:  # noqa: BLE001 - stored and retried, never lost
+        except Exception as exc:  # noqa: BLE001 - stored and retried, never lost
             log.warning("inbox %s failed: %s", row.pk, type(exc).__name__)
             row.status, row.error = Inbox.Status.FAILED, f"{type(exc).__name__}: {exc}"[:4000]
         else:

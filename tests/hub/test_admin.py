@@ -98,3 +98,4 @@ def test_contact_form_normalises_the_phone_and_explains_a_clash(admin_client, we
     assert f"#{other.pk}" in clash.content.decode()
     bad = admin_client.post(reverse("admin:hub_contact_add"), {**fields, "phone": "123"})
     assert "Некорректный номер телефона" in bad.content.decode()
+

@@ -85,9 +85,13 @@ def test_wrong_application_token_is_401_unknown_event_400(b24, client):
                                            "auth[application_token]": "nope"})
     assert wrong.status_code == 401
     token = b24.credentials["application_token"]
-    odd = client.post(b24.webhook_path, {"event": "ONSOMETHING", "auth[application_token]": token})
-    assert odd.status_code == 400
+    bad = client.post(b24.webhook_path, {"event": "ONCRMCONTACTUPDATE", "data[FIELDS][ID]": "x",
+                                         "auth[application_token]": token})
+    assert bad.status_code == 400 and "numeric" in bad.json()["error"]
     assert set(Inbox.objects.values_list("status", flat=True)) == {"rejected"}
+    lead = client.post(b24.webhook_path, {"event": "ONCRMLEADADD", "data[FIELDS][ID]": "5",
+                                          "auth[application_token]": token})
+    assert lead.status_code == 200 and Inbox.objects.filter(kind="crm.other").exists()
 
 
 def test_query_limit_is_waited_out_not_dropped(b24, b24_emulator):
