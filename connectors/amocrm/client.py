@@ -31,7 +31,8 @@ class AmoClient(HttpClient):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.base_url, connection_id=connection.pk,
                          rate_limiter=RateLimiter(f"amocrm:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "7/second"), slack=0.1))
+                                                  connection.settings.get("rate_limit", "7/second"),
+                                                  slack=0.1, pace=True))
         self.connection = connection
 
     # ------------------------------------------------------------------ auth

@@ -16,6 +16,8 @@ from limits.strategies import MovingWindowRateLimiter
 
 from hub.sync.errors import RateLimited
 
+_last_call: dict[str, float] = {}  # per process: when each key last got a slot (for pacing)
+
 
 class RateLimitTimeout(RateLimited):
     """Waited longer than allowed for a free slot: the work is retried later, like a 429."""
@@ -33,25 +35,34 @@ def storage_uri() -> str:
 class RateLimiter:
     """``RateLimiter("amocrm:12", "7/second").acquire()`` blocks until a slot is free."""
 
-    def __init__(self, key: str, rate: str, *, storage: str | None = None, slack: float = 0.0) -> None:
+    def __init__(self, key: str, rate: str, *, storage: str | None = None, slack: float = 0.0,
+                 pace: bool = False) -> None:
         """``slack``: extra seconds waited past the window's end, because the provider
-        counts arrivals, which lag our acquisitions by a jittery few milliseconds."""
+        counts arrivals, which lag our acquisitions by a jittery few milliseconds.
+        ``pace``: also space this process's calls evenly (1/rate apart) instead of bursting
+        a whole window at once, so arrival jitter cannot squeeze two windows into one."""
         self.key = key
         self.item = parse(rate)
         self.limiter = _limiter(storage or storage_uri())
         self.slack = slack
+        self.interval = self.item.get_expiry() / self.item.amount if pace else 0.0
 
     def try_acquire(self) -> bool:
         return self.limiter.hit(self.item, "hub", self.key)
 
     def acquire(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
+        if self.interval:
+            wait = _last_call.get(self.key, 0.0) + self.interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
         while not self.limiter.hit(self.item, "hub", self.key):
             stats = self.limiter.get_window_stats(self.item, "hub", self.key)
             wait = max(0.005, min(stats.reset_time - time.time() + self.slack, 1.0 + self.slack))
             if time.monotonic() + wait > deadline:
                 raise RateLimitTimeout(f"no free slot for {self.key} within {timeout}s", retry_after=wait)
             time.sleep(wait)
+        _last_call[self.key] = time.monotonic()
 
     def headroom(self) -> int:
         return self.limiter.get_window_stats(self.item, "hub", self.key).remaining

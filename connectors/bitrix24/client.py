@@ -45,7 +45,8 @@ class Bitrix24Client(HttpClient):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.base_url, connection_id=connection.pk,
                          rate_limiter=RateLimiter(f"bitrix24:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "2/second"), slack=0.1))
+                                                  connection.settings.get("rate_limit", "2/second"),
+                                                  slack=0.1, pace=True))
         self.connection = connection
 
     # ------------------------------------------------------------------ auth

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from hub.models import ContactRelation, Product
 from hub.services.contacts import ContactData
 from hub.services.money import money, money_from_kopecks
-from hub.services.normalize import phone_normalize
+from hub.services.normalize import date_parse, phone_normalize
 
 # Feeds: entity → (field the keyset cursor follows, filter key for it). Every feed is read
 # in (field, id) order and resumed strictly after the last (field, id) seen:
@@ -77,15 +77,6 @@ def from_kopecks(value: Any) -> Decimal:
     return money_from_kopecks(value or 0)
 
 
-def _date(value: Any) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError as exc:
-        raise ValidationError({"birth_date": f"Not a date: {value!r}"}) from exc
-
-
 # ---------------------------------------------------------------- clients
 def split_name(display_name: str) -> tuple[str, str, str]:
     """'Иванова Анна Сергеевна' → (last, first, middle); one word is a first name."""
@@ -115,7 +106,7 @@ def client_to_contact(client: dict[str, Any]) -> ContactData:
         first_name=first[:150], last_name=last[:150], middle_name=middle[:150],
         phones=[("+" + phone) if phone.isdigit() else phone] if phone and not child else [],
         emails=[email] if email and not child else [],
-        birth_date=_date(client.get("birthDate")),
+        birth_date=date_parse(client.get("birthDate")),
         category="child" if child else "adult",
     )
 

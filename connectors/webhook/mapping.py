@@ -8,18 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from hub.services.contacts import ContactData
-from hub.services.normalize import phone_normalize
+from hub.services.normalize import date_parse, phone_normalize
 
 CONTACT_KEYS = ("first_name", "last_name", "middle_name", "phone", "email", "birth_date", "category")
-
-
-def _date(value: Any) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError as exc:
-        raise ValidationError({"birth_date": f"Not a date: {value!r} (expected YYYY-MM-DD)."}) from exc
 
 
 def contact_from_remote(data: dict[str, Any]) -> ContactData:
@@ -29,7 +20,7 @@ def contact_from_remote(data: dict[str, Any]) -> ContactData:
         middle_name=str(data.get("middle_name") or "")[:150],
         phones=[str(data["phone"])] if data.get("phone") else [],
         emails=[str(data["email"])] if data.get("email") else [],
-        birth_date=_date(data.get("birth_date")),
+        birth_date=date_parse(data.get("birth_date")),
     )
 
 

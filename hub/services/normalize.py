@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,3 +34,13 @@ def email_normalize(raw: str) -> str:
     except ValidationError as exc:
         raise ValidationError(_("Not a valid e-mail address."), code="email_invalid") from exc
     return value
+
+
+def date_parse(value: object, field: str = "birth_date") -> dt.date | None:
+    """'1990-05-01' (or a datetime string) → date; empty → None; anything else a clear error."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise ValidationError({field: f"Not a date: {value!r} (expected YYYY-MM-DD)."}) from exc

@@ -12,17 +12,10 @@ from connectors.amocrm.client import AmoClient
 from hub.models import Connection, Contact, ExternalRef, Inbox, Outbox
 from hub.services.catalog import product_upsert, service_point_get_or_create
 from hub.services.contacts import ContactData, child_upsert, contact_upsert
-from hub.services.outbox import outbox_drain
 from hub.services.sales import LineData, pass_record, purchase_record
+from tests.helpers import drain_outbox
 
 pytestmark = pytest.mark.django_db
-
-
-def _drain():
-    total = 0
-    while (report := outbox_drain()).total:
-        total += report.sent
-    return total
 
 
 def _their(amo_emulator, contact):
@@ -37,7 +30,7 @@ def test_contact_goes_to_amocrm_with_phones_and_card_fields(amo, amo_emulator):
                                                    {"id": 990002, "name": "Последний проход", "type": "text"}]
     parent, _ = contact_upsert(ContactData(first_name="Анна", last_name="Иванова", phones=["+79123456789"]))
     child_upsert(parent, ContactData(first_name="Петя", birth_date=dt.date(2018, 1, 2)))
-    assert _drain() >= 1
+    assert drain_outbox() >= 1
     their = _their(amo_emulator, parent)
     fields = {f.get("field_code") or f.get("field_id"): [v["value"] for v in f["values"]]
               for f in their["custom_fields_values"]}
@@ -51,7 +44,7 @@ def test_purchase_becomes_one_deal_per_ticket_line_in_the_routed_pipeline(amo, a
     kid = product_upsert(name="Детский билет", base_price="900")
     purchase_record(purchased_at=timezone.now(), contact=contact, lines=[
         LineData(product=adult, price=Decimal(1500)), LineData(product=kid, quantity=Decimal(2), price=Decimal(900))])
-    _drain()
+    drain_outbox()
     leads = sorted(amo_emulator.app.leads.values(), key=lambda d: d["id"])
     assert [(d["pipeline_id"], d["status_id"], d["price"]) for d in leads] == [(3002, 30020, 1500), (3002, 30020, 1800)]
     assert all(d["_embedded"]["contacts"][0]["id"] == _their(amo_emulator, contact)["id"] for d in leads)
@@ -68,7 +61,7 @@ def test_per_receipt_setting_pass_and_preorder_deals(amo, amo_emulator):
     pass_record(passed_at=timezone.now(), contact=contact, product=ticket,
                 service_point=service_point_get_or_create("Горка"))
     preorder, _ = preorder_upsert(contact=contact, lines=[PreorderLineData(ticket, Decimal(3))])
-    _drain()
+    drain_outbox()
     by_pipeline = {}
     for deal in amo_emulator.app.leads.values():
         by_pipeline.setdefault(deal["pipeline_id"], []).append(deal)
@@ -76,7 +69,7 @@ def test_per_receipt_setting_pass_and_preorder_deals(amo, amo_emulator):
     assert "Горка" in by_pipeline[3003][0]["name"]
     assert by_pipeline[3004][0]["price"] == 3000
     preorder_upsert(preorder=preorder, contact=contact, lines=[PreorderLineData(ticket, Decimal(4))])
-    _drain()
+    drain_outbox()
     assert len([d for d in amo_emulator.app.leads.values() if d["pipeline_id"] == 3004]) == 1
     assert [d["price"] for d in amo_emulator.app.leads.values() if d["pipeline_id"] == 3004] == [4000]
 
@@ -94,7 +87,7 @@ def test_manager_edit_in_amocrm_reaches_the_hub_and_our_own_echo_is_dropped(amo,
     url = f"{live_server.url}{amo.webhook_path}"
     requests.post(f"{amo_emulator.url}/_emulator/faults", json={"webhook_url": url}, timeout=5)
     contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
-    _drain()
+    drain_outbox()
     amo_emulator.app.wait_webhooks()  # amoCRM reports our own write back…
     assert Inbox.objects.filter(kind="crm.contact.add", status="processed").count() == 1
     contact.refresh_from_db()
@@ -156,7 +149,7 @@ def test_two_thousand_contacts_sync_without_a_single_429(amo, amo_emulator, sett
     rows = [Outbox(connection=amo, action="contact.upsert", target_kind="contact", target_id=c.pk, payload={})
             for c in Contact.objects.all()]
     Outbox.objects.bulk_create(rows)
-    assert _drain() == 2000
+    assert drain_outbox() == 2000
     stats = amo_emulator.app.state()["stats"]
     assert len(amo_emulator.app.contacts) == 2000 and stats["429"] == 0 and stats["403"] == 0
     assert stats["requests"] == 40  # 50 contacts a request
@@ -164,7 +157,7 @@ def test_two_thousand_contacts_sync_without_a_single_429(amo, amo_emulator, sett
 
 def test_children_are_on_the_parents_card_not_crm_contacts_of_their_own(amo, amo_emulator):
     parent, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456780"]))
-    _drain()
+    drain_outbox()
     child_upsert(parent, ContactData(first_name="Соня", birth_date=dt.date(2019, 3, 4)))
     assert not Outbox.objects.filter(target_id__in=Contact.objects.filter(category="child").values("pk")).exists()
     assert Outbox.objects.filter(target_id=parent.pk, status="pending").exists()  # the card changed

@@ -9,18 +9,11 @@ from bookings.services import PreorderLineData, preorder_upsert
 from hub.models import Contact, ExternalRef, Inbox, Outbox
 from hub.services.catalog import product_upsert, service_point_get_or_create
 from hub.services.contacts import ContactData, child_upsert, contact_upsert
-from hub.services.outbox import outbox_drain
 from hub.services.sales import LineData, pass_record, purchase_record
 from hub.sync import registry
+from tests.helpers import drain_outbox
 
 pytestmark = pytest.mark.django_db
-
-
-def _drain():
-    total = 0
-    while (report := outbox_drain()).total:
-        total += report.sent
-    return total
 
 
 def _their(emulator, contact):
@@ -34,12 +27,12 @@ def test_contact_with_children_field_and_updates_without_duplicate_phones(b24, b
     parent, _ = contact_upsert(ContactData(first_name="Анна", last_name="Иванова", phones=["+79123456789"],
                                            birth_date=dt.date(1990, 5, 1)))
     child_upsert(parent, ContactData(first_name="Петя", birth_date=dt.date(2018, 1, 2)))
-    _drain()
+    drain_outbox()
     their = _their(b24_emulator, parent)
     assert (their["NAME"], their["LAST_NAME"], their["BIRTHDATE"]) == ("Анна", "Иванова", "1990-05-01")
     assert their["UF_CRM_HUB_CHILDREN"] == "Петя, 02.01.2018"
     contact_upsert(ContactData(first_name="Анна", last_name="Петрова", phones=["+79123456789"]))
-    _drain()
+    drain_outbox()
     their = _their(b24_emulator, parent)
     assert their["LAST_NAME"] == "Петрова" and [p["VALUE"] for p in their["PHONE"]] == ["+79123456789"]
 
@@ -54,7 +47,7 @@ def test_purchase_pass_and_preorder_deals_with_product_rows_in_batches(b24, b24_
                 service_point=service_point_get_or_create("Турникет 1"))
     preorder_upsert(contact=contact, lines=[PreorderLineData(adult, Decimal(3))])
     requests_before = b24_emulator.app.stats["requests"]
-    _drain()
+    drain_outbox()
     deals = sorted(b24_emulator.app.deals.values(), key=lambda d: d["ID"])
     assert [(d["CATEGORY_ID"], d["OPPORTUNITY"]) for d in deals] == [
         ("1", "1500.00"), ("1", "3000.00"), ("2", "0.00"), ("3", "4500.00")]
@@ -68,7 +61,7 @@ def test_event_from_the_portal_updates_the_hub_and_our_echo_is_dropped(b24, b24_
     requests.post(f"{b24_emulator.url}/_emulator/faults", json={"handler_url": f"{live_server.url}{b24.webhook_path}"},
                   timeout=5)
     contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
-    _drain()
+    drain_outbox()
     b24_emulator.app.wait_events()
     assert Inbox.objects.filter(kind="crm.contact.add", status="processed").count() == 1
     assert Outbox.objects.filter(status="pending").count() == 0  # our own write came back: no ping-pong
@@ -100,7 +93,7 @@ def test_query_limit_is_waited_out_not_dropped(b24, b24_emulator):
         Contact.objects.create(first_name=f"К{n}", phone=f"+7912000{n:04d}")
     Outbox.objects.bulk_create(Outbox(connection=b24, action="contact.upsert", target_kind="contact",
                                       target_id=c.pk) for c in Contact.objects.all())
-    assert _drain() == 120
+    assert drain_outbox() == 120
     assert len(b24_emulator.app.contacts) == 120
 
 
@@ -119,7 +112,7 @@ def test_two_thousand_contacts_into_bitrix24_without_a_single_503(b24, b24_emula
         Contact.objects.create(first_name=f"Клиент{n}", phone=f"+7916{n:07d}")
     Outbox.objects.bulk_create(Outbox(connection=b24, action="contact.upsert", target_kind="contact",
                                       target_id=c.pk) for c in Contact.objects.all())
-    assert _drain() == 2000
+    assert drain_outbox() == 2000
     stats = b24_emulator.app.state()["stats"]
     assert len(b24_emulator.app.contacts) == 2000 and stats["503"] == 0 and stats["requests"] == 40
 

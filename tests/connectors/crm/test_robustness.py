@@ -13,13 +13,9 @@ from hub.services.contacts import ContactData, contact_upsert
 from hub.services.inbox import inbox_receive
 from hub.services.outbox import outbox_drain, outbox_replay
 from hub.services.sales import LineData, purchase_record
+from tests.helpers import drain_outbox
 
 pytestmark = pytest.mark.django_db
-
-
-def _drain():
-    while outbox_drain().total:
-        pass
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,7 +61,7 @@ def test_a_half_failed_amocrm_batch_keeps_what_was_created(amo, amo_emulator, se
     amo.settings["fields"] = {}
     amo.save(update_fields=["settings"])
     outbox_replay(Outbox.objects.filter(status="dead").values_list("pk", flat=True))
-    _drain()
+    drain_outbox()
     assert len(amo_emulator.app.contacts) == 60  # no duplicates of the 50
 
 
@@ -75,13 +71,13 @@ def test_deals_sent_twice_update_the_same_deal_and_keep_the_managers_stage(amo, 
     purchase_record(purchased_at=timezone.now(), contact=contact,
                     lines=[LineData(product=ticket, price=Decimal(1000))])
     preorder, _ = preorder_upsert(contact=contact, lines=[PreorderLineData(ticket)])
-    _drain()
+    drain_outbox()
     assert len(amo_emulator.app.leads) == 2
     preorder_deal = next(d for d in amo_emulator.app.leads.values() if d["pipeline_id"] == 3004)
     preorder_deal["status_id"] = 30042  # the manager moved it on
     Outbox.objects.filter(action="purchase.created").update(status="pending", attempts=0)  # a resend
     preorder_upsert(preorder=preorder, contact=contact, lines=[PreorderLineData(ticket, Decimal(2))])
-    _drain()
+    drain_outbox()
     assert len(amo_emulator.app.leads) == 2
     preorder_deal = next(d for d in amo_emulator.app.leads.values() if d["pipeline_id"] == 3004)
     assert preorder_deal["status_id"] == 30042 and preorder_deal["price"] == 2000
@@ -90,7 +86,7 @@ def test_deals_sent_twice_update_the_same_deal_and_keep_the_managers_stage(amo, 
 def test_a_contact_deleted_in_bitrix24_is_created_again_without_failing_the_batch(b24, b24_emulator):
     first, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79120000021"]))
     second, _ = contact_upsert(ContactData(first_name="Борис", phones=["+79120000022"]))
-    _drain()
+    drain_outbox()
     ref = ExternalRef.objects.get(connection=b24, kind="contact", local_id=first.pk)
     with b24_emulator.app.lock:
         del b24_emulator.app.contacts[int(ref.external_id)]
@@ -103,7 +99,7 @@ def test_a_contact_deleted_in_bitrix24_is_created_again_without_failing_the_batc
     assert (failed.status == "dead" and "Not found" in failed.last_error) or "NOT_FOUND" in failed.last_error
     ExternalRef.objects.filter(pk=ref.pk).update(missing_since=timezone.now())  # as the delete event marks it
     outbox_replay([failed.pk])
-    _drain()
+    drain_outbox()
     assert any(c.get("LAST_NAME") == "Новая" for c in b24_emulator.app.contacts.values())
 
 
