@@ -51,6 +51,10 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default; override 
         """Raise WebhookRejected (403) when the request is not from the system."""
         raise WebhookRejected(f"{self.title} does not send webhooks.", status=404)
 
+    def redact(self, raw_body: str, request: HttpRequest) -> str:
+        """The raw body as it may be kept in the Inbox: secrets a system sends along removed."""
+        return raw_body
+
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         raise WebhookRejected(f"{self.title} does not send webhooks.", status=404)
 

@@ -15,6 +15,8 @@ from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import WebhookParse
 
+SECRET_FIELDS = ("auth[access_token]", "auth[refresh_token]", "auth[application_token]")
+
 
 class Bitrix24Connector(CrmConnector):
     system = "bitrix24"
@@ -28,6 +30,14 @@ class Bitrix24Connector(CrmConnector):
         sent = request.POST.get("auth[application_token]", "")
         if not expected or not hmac.compare_digest(expected, sent):
             raise WebhookRejected("Wrong application_token.", status=401)
+
+    def redact(self, raw_body: str, request: HttpRequest) -> str:
+        """App events carry live tokens: never stored with the event (any body encoding)."""
+        for key in SECRET_FIELDS:
+            value = request.POST.get(key, "")
+            if len(value) >= 4:
+                raw_body = raw_body.replace(value, "***")
+        return raw_body
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         form = request.POST.dict()

@@ -42,7 +42,7 @@ def webhook_receive(request: HttpRequest, system: str, key: str) -> HttpResponse
     if connector is None or connection is None:
         raise Http404("Unknown webhook")
     source = inbox_source(connection)
-    raw = request.body.decode("utf-8", errors="replace")
+    raw = connector.redact(request.body.decode("utf-8", errors="replace"), request)
 
     def reject(reason: str, status: int = 400) -> JsonResponse:
         inbox_reject(source=source, raw_body=raw, reason=reason, connection=connection, headers=_headers(request))

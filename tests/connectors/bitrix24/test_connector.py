@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -153,3 +154,12 @@ def test_oauth_refresh_race_leaves_one_valid_token(b24_emulator, db):
     assert errors == []
     stored = Connection.objects.get(pk=connection.pk).credentials
     assert stored["refresh_token"] in b24_emulator.app.refresh_tokens and len(b24_emulator.app.refresh_tokens) == 1
+
+
+def test_tokens_in_event_bodies_are_not_kept(b24, client):
+    token = b24.credentials["application_token"]
+    body = urlencode({"event": "ONCRMCONTACTDELETE", "data[FIELDS][ID]": "9", "auth[application_token]": token,
+                      "auth[access_token]": "live-access-token"})  # form-encoded, as Bitrix24 sends it
+    client.post(b24.webhook_path, body, content_type="application/x-www-form-urlencoded")
+    raw = Inbox.objects.get().raw_body
+    assert "live-access-token" not in raw and token not in raw and "data%5BFIELDS%5D%5BID%5D=9" in raw
