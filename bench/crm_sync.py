@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
-import subprocess
-import sys
 import time
 
-import requests
-from common import ROOT, record, setup_django
+from common import record, setup_django
 
 CRMS = {
     # system: (emulator args at scale K, client rate at scale K (requests/s), entities per request at best)
@@ -36,6 +32,7 @@ def main() -> None:
 
     from django.conf import settings
 
+    from connectors.base.emulator import EmulatorProcess
     from hub.models import Connection, Contact, ContactRelation, Outbox
     from hub.services.connections import connection_upsert
     from hub.services.outbox import outbox_drain
@@ -48,11 +45,8 @@ def main() -> None:
     ContactRelation.objects.bulk_create(ContactRelation(parent=p, child=c, relation="son")
                                         for p, c in zip(parents, children, strict=True))
     for system, (emulator_args, rate, per_request) in CRMS.items():
-        proc = subprocess.Popen([sys.executable, "-m", f"connectors.{system}.emulator", "--port", "0",
-                                 *emulator_args(args.scale)], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
-        try:
-            url = re.search(r"http://\S+", proc.stdout.readline()).group(0)
+        with EmulatorProcess(system, *emulator_args(args.scale)) as emulator:
+            url = emulator.url
             Connection.objects.filter(system=system).delete()
             creds = {"long_lived_token": "bench"} if system == "amocrm" else {
                 "webhook_url": f"{url}/rest/1/bench/", "application_token": "bench"}
@@ -65,9 +59,7 @@ def main() -> None:
             while outbox_drain().total:
                 pass
             elapsed = time.perf_counter() - started
-            state = requests.get(f"{url}/_emulator/state", timeout=30).json()
-        finally:
-            proc.terminate()
+            state = emulator.state()
         stats = state["stats"]
         sent = Outbox.objects.filter(connection=connection, status="sent").count()
         requests_made = stats["requests"]

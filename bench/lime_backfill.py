@@ -8,14 +8,11 @@ Prints records/s and memory: peak RSS and its growth over the second half of the
 from __future__ import annotations
 
 import argparse
-import re
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from common import ROOT, record, setup_django
+from common import record, setup_django
 
 
 def rss_mb() -> float:
@@ -34,15 +31,13 @@ def main() -> None:
     args = parser.parse_args()
     setup_django(args.database_url)
 
+    from connectors.base.emulator import EmulatorProcess
     from hub.models import Connection
     from hub.services.connections import connection_pull, connection_upsert
 
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "connectors.lime.emulator", "--port", "0", "--password", "bench",
-         "--clients", str(args.clients), "--checks", str(args.checks), "--passes", str(args.passes)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        url = re.search(r"http://\S+", emulator.stdout.readline()).group(0)
+    with EmulatorProcess("lime", "--password", "bench", "--clients", str(args.clients),
+                         "--checks", str(args.checks), "--passes", str(args.passes)) as emulator:
+        url = emulator.url
         Connection.objects.filter(name="bench-lime").delete()
         connection, _ = connection_upsert(name="bench-lime", system="lime", base_url=url,
                                           credentials={"username": "api@venue.example", "password": "bench"},
@@ -59,8 +54,6 @@ def main() -> None:
         started = time.perf_counter()
         report = connection_pull(connection, full=True, progress=progress)
         elapsed = time.perf_counter() - started
-    finally:
-        emulator.terminate()
     records = sum(v for k, v in report.counts.items() if not k.endswith("missing in Lime"))
     half = [m for n, m in samples if n >= records / 2] or [rss_mb()]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from hub.models import Connection, Inbox, Outbox
 
@@ -17,24 +16,20 @@ class ConnectionStatus:
     queued: int
     failing: int
     dead: int
-    dead_24h: int
     inbox_failed: int
     last_pull_at: dt.datetime | None
     last_push_at: dt.datetime | None
     last_error: str
 
 
-def connection_statuses(now: dt.datetime | None = None) -> list[ConnectionStatus]:
+def connection_statuses() -> list[ConnectionStatus]:
     """Per connection: queue depth, retrying, dead letters, inbox failures, last syncs."""
-    now = now or timezone.now()
-    day_ago = now - dt.timedelta(hours=24)
     outbox = {
         row["connection_id"]: row
         for row in Outbox.objects.values("connection_id").annotate(
             queued=Count("pk", filter=Q(status__in=[Outbox.Status.PENDING, Outbox.Status.SENDING])),
             failing=Count("pk", filter=Q(status=Outbox.Status.FAILED)),
             dead=Count("pk", filter=Q(status=Outbox.Status.DEAD)),
-            dead_24h=Count("pk", filter=Q(status=Outbox.Status.DEAD, next_attempt_at__gte=day_ago)),
         )
     }
     inbox = dict(
@@ -46,7 +41,7 @@ def connection_statuses(now: dt.datetime | None = None) -> list[ConnectionStatus
         counts = outbox.get(connection.pk, {})
         result.append(ConnectionStatus(
             connection=connection, queued=counts.get("queued", 0), failing=counts.get("failing", 0),
-            dead=counts.get("dead", 0), dead_24h=counts.get("dead_24h", 0),
+            dead=counts.get("dead", 0),
             inbox_failed=inbox.get(connection.pk, 0), last_pull_at=connection.last_pull_at,
             last_push_at=connection.last_push_at, last_error=connection.last_error,
         ))

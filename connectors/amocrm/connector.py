@@ -3,13 +3,12 @@ the secret is the connection key in the URL, and the account must be the connect
 
 from __future__ import annotations
 
-import hmac
-
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from connectors.amocrm import mapping
 from connectors.amocrm.adapter import AmoCRMAdapter
+from connectors.base.webhooks import require_post, require_secret
 from connectors.crm.connector import CrmConnector
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
@@ -22,12 +21,9 @@ class AmoCRMConnector(CrmConnector):
     adapter_class = AmoCRMAdapter
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
-        if request.method != "POST":
-            raise WebhookRejected("Only POST is accepted.", status=405)
-        expected = str(connection.settings.get("subdomain") or "")
-        sent = request.POST.get("account[subdomain]", "")
-        if not expected or not hmac.compare_digest(expected, sent):
-            raise WebhookRejected("Webhook is not from this connection's amoCRM account.", status=401)
+        require_post(request)
+        require_secret(connection.settings.get("subdomain") or "", request.POST.get("account[subdomain]", ""),
+                       "Webhook is not from this connection's amoCRM account.")
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         form = request.POST.dict()

@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import requests
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -58,6 +62,7 @@ class Emulator:
         self.faults: list[Fault] = []
         self.request_times: deque[float] = deque()
         self.request_log: deque[dict[str, Any]] = deque(maxlen=500)
+        self.deliveries: list[threading.Thread] = []
         self.url_map = Map(self.routes(), strict_slashes=False, merge_slashes=True)
         self.reset()
 
@@ -78,6 +83,24 @@ class Emulator:
         """System-specific knobs posted to /_emulator/faults (e.g. expire all tokens)."""
 
     # plumbing -----------------------------------------------------------------
+    def deliver_later(self, url: str, body: str, headers: dict[str, str], timeout: float = 5) -> None:
+        """POST a hook in the background, as the real system does after answering the API call;
+        a failed delivery is dropped (neither amoCRM nor Bitrix24 retries reliably)."""
+        def send() -> None:
+            try:
+                requests.post(url, data=body, timeout=timeout, headers=headers)
+            except requests.RequestException:
+                pass
+
+        thread = threading.Thread(target=send, daemon=True)
+        self.deliveries.append(thread)
+        thread.start()
+
+    def wait_deliveries(self, timeout: float = 10) -> None:
+        """For tests and the sandbox: block until every queued hook was delivered (or failed)."""
+        while self.deliveries:
+            self.deliveries.pop(0).join(timeout)
+
     def state(self) -> dict[str, Any]:
         with self.lock:
             return {"credentials": self.credentials(), **self.entities(),
@@ -198,6 +221,34 @@ class RunningEmulator:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+class EmulatorProcess:
+    """An emulator in its own process (benchmarks, timing-sensitive tests): its clock is not
+    disturbed by our GIL and GC, as a real remote system's is not."""
+
+    def __init__(self, system: str, *args: str) -> None:
+        self.command = [sys.executable, "-m", f"connectors.{system}.emulator", "--port", "0", *args]
+        self.url = ""
+
+    def __enter__(self) -> EmulatorProcess:
+        root = Path(__file__).resolve().parents[2]
+        self.proc = subprocess.Popen(self.command, cwd=root, stdout=subprocess.PIPE,  # noqa: S603 - our module
+                                     stderr=subprocess.DEVNULL, text=True)
+        first_line = self.proc.stdout.readline() if self.proc.stdout else ""
+        match = re.search(r"http://\S+", first_line)
+        if match is None:
+            self.proc.kill()
+            raise RuntimeError(f"emulator did not start: {self.command}")
+        self.url = match.group(0)
+        return self
+
+    def state(self) -> dict[str, Any]:
+        return requests.get(f"{self.url}/_emulator/state", timeout=60).json()
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 def run_cli(factory: Callable[[argparse.Namespace], Emulator], description: str,

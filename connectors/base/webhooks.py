@@ -39,6 +39,17 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
+def require_post(request: HttpRequest) -> None:
+    if request.method != "POST":
+        raise WebhookRejected("Only POST is accepted.", status=405)
+
+
+def require_secret(expected: str, sent: str, reason: str, status: int = 401) -> None:
+    """Constant-time comparison of a shared value the sender must present."""
+    if not expected or not hmac.compare_digest(str(expected), str(sent or "")):
+        raise WebhookRejected(reason, status=status)
+
+
 def hmac_sha256(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 

@@ -3,11 +3,10 @@ verified by ``auth[application_token]`` (constant time) and the entity is fetche
 
 from __future__ import annotations
 
-import hmac
-
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.webhooks import require_post, require_secret
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.adapter import Bitrix24Adapter
 from connectors.crm.connector import CrmConnector
@@ -24,12 +23,9 @@ class Bitrix24Connector(CrmConnector):
     adapter_class = Bitrix24Adapter
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
-        if request.method != "POST":
-            raise WebhookRejected("Only POST is accepted.", status=405)
-        expected = str(connection.credentials.get("application_token") or "")
-        sent = request.POST.get("auth[application_token]", "")
-        if not expected or not hmac.compare_digest(expected, sent):
-            raise WebhookRejected("Wrong application_token.", status=401)
+        require_post(request)
+        require_secret(connection.credentials.get("application_token") or "",
+                       request.POST.get("auth[application_token]", ""), "Wrong application_token.")
 
     def redact(self, raw_body: str, request: HttpRequest) -> str:
         """App events carry live tokens: never stored with the event (any body encoding)."""

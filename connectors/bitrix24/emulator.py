@@ -24,12 +24,10 @@ import html
 import json
 import re
 import secrets
-import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -101,7 +99,6 @@ class Bitrix24Emulator(Emulator):
         for cat in (1, 2, 3):
             self.stages[cat] = [f"C{cat}:NEW", f"C{cat}:PREPARATION", f"C{cat}:WON", f"C{cat}:LOSE"]
         self.events: list[dict[str, Any]] = []
-        self.delivery_threads: list[threading.Thread] = []
 
     def _next(self, kind: str, start: int) -> int:
         self.seq[kind] = self.seq.get(kind, start - 1) + 1
@@ -417,20 +414,7 @@ class Bitrix24Emulator(Emulator):
                           ("auth[server_endpoint]", "https://oauth.bitrix.info/rest/"),
                           ("auth[member_id]", self.member_id), ("auth[application_token]", self.application_token)])
         self.events.append({"event": event, "id": entity_id})
-        thread = threading.Thread(target=self._deliver, args=(self.handler_url, body), daemon=True)
-        self.delivery_threads.append(thread)
-        thread.start()
-
-    @staticmethod
-    def _deliver(url: str, body: str) -> None:
-        try:
-            requests.post(url, data=body, timeout=5, headers={"Content-Type": "application/x-www-form-urlencoded"})
-        except requests.RequestException:
-            pass  # Bitrix24 does not retry a failed delivery
-
-    def wait_events(self, timeout: float = 10) -> None:
-        while self.delivery_threads:
-            self.delivery_threads.pop(0).join(timeout)
+        self.deliver_later(self.handler_url, body, {"Content-Type": "application/x-www-form-urlencoded"})
 
     # ----------------------------------------------------------------- sandbox page
     @staticmethod

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -14,7 +13,7 @@ from bookings.models import Preorder
 from connectors.crm.port import CrmContact, CrmDeal, CrmProductRow
 from hub.models import Contact, ContactIdentity, ContactRelation, Pass, Purchase
 from hub.services.money import money
-from hub.services.normalize import phone_normalize
+from hub.services.normalize import phone_key
 
 LAST_TRANSACTIONS = 10
 
@@ -57,12 +56,7 @@ def contacts_for_cards(ids: list[int]) -> dict[int, Contact]:
 
 def neutral_values(data: dict[str, Any]) -> dict[str, Any]:
     """The exchanged part of a contact in one shape for both directions: the echo fingerprint."""
-    phones = []
-    for raw in data.get("phones") or []:
-        try:
-            phones.append(phone_normalize(str(raw)))
-        except ValidationError:  # a bad phone still counts as "their value"
-            phones.append(str(raw))
+    phones = [phone_key(str(raw)) for raw in data.get("phones") or []]
     return {"first_name": str(data.get("first_name") or "").strip(),
             "last_name": str(data.get("last_name") or "").strip(),
             "phones": sorted(set(phones)), "emails": sorted({str(e).strip().lower() for e in data.get("emails") or []})}

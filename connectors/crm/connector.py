@@ -73,7 +73,7 @@ class CrmConnector(Connector):
         contact_rows = [r for r in rows if r.action == "contact.upsert"]
         deal_rows = [r for r in rows if r.action in DEAL_ACTIONS]
         for row in rows:
-            if row not in contact_rows and row not in deal_rows:
+            if row.action != "contact.upsert" and row.action not in DEAL_ACTIONS:
                 results[row.pk] = PushResult(ok=False, retryable=False, error=f"CRM does not take {row.action}")
         if contact_rows:
             results.update(self._push_contacts(connection, port, contact_rows))
@@ -157,12 +157,16 @@ class CrmConnector(Connector):
                 continue
             for n, (deal, ref_kind, local_id) in enumerate(built):
                 key = f"{row.pk}:{n}"
-                known = self._live_refs(connection, ref_kind, [local_id]).get(local_id, "")
-                items.append((key, deal, known))
+                items.append((key, deal, ""))
                 identity[key] = (ref_kind, local_id)
                 keys_of.setdefault(row.pk, []).append(key)
         if not items:
             return results
+        known: dict[tuple[str, int], str] = {}
+        for ref_kind in {kind for kind, _ in identity.values()}:  # one query per kind, not per deal
+            ids = [local for kind, local in identity.values() if kind == ref_kind]
+            known.update({(ref_kind, local): ext for local, ext in self._live_refs(connection, ref_kind, ids).items()})
+        items = [(key, deal, known.get(identity[key], "")) for key, deal, _ in items]
         written = port.upsert_deals(items)
         external_refs_link_many(connection, [(identity[k][0], identity[k][1], ext, "")
                                              for k, ext in written.ids.items() if k in identity])

@@ -4,7 +4,6 @@ connection and renewed under a per-connection lock so workers do not stampede.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from connectors.base.http import HttpClient
@@ -97,12 +96,6 @@ class LimeClient(HttpClient):
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             raise FatalError(f"Lime {entity}/Select answered an unexpected shape")
         return data["data"]
-
-    def select_all(self, entity: str, filt: dict[str, Any], take: int = 200) -> Iterator[dict[str, Any]]:
-        skip = 0
-        while page := self.select(entity, filt, skip, take):
-            yield from page
-            skip += len(page)
 
     def goods_tree(self) -> dict[str, Any]:
         settings = self.connection.settings

@@ -31,6 +31,7 @@ from hub.services.external_refs import (
     fingerprint,
 )
 from hub.services.inbox import inbox_ingest
+from hub.services.normalize import phone_key
 from hub.services.sales import LineData, pass_record, purchase_record
 from hub.sync.errors import FatalError, RateLimited, RetryableError, SyncError
 from hub.sync.types import CheckResult, Progress, PullReport, PushResult
@@ -196,7 +197,7 @@ class LimeConnector(Connector):
             held = set(ContactIdentity.objects.filter(contact__children_links__child=known_contact)
                        .values_list("value", flat=True))
             data.category = "child"
-            data.phones = [p for p in data.phones if mapping.normalised_phone(p) not in held]
+            data.phones = [p for p in data.phones if phone_key(p) not in held]
             data.emails = [e for e in data.emails if e.strip().lower() not in held]
         if external_ref_is_echo(connection, "contact", external_id, values):
             contact = contact_for_ref(connection, external_id, data.category)

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from hub.models import ContactRelation, Product
 from hub.services.contacts import ContactData
 from hub.services.money import money, money_from_kopecks
-from hub.services.normalize import date_parse, phone_normalize
+from hub.services.normalize import date_parse
 
 # Feeds: entity → (field the keyset cursor follows, filter key for it). Every feed is read
 # in (field, id) order and resumed strictly after the last (field, id) seen:
@@ -109,13 +109,6 @@ def client_to_contact(client: dict[str, Any]) -> ContactData:
         birth_date=date_parse(client.get("birthDate")),
         category="child" if child else "adult",
     )
-
-
-def normalised_phone(raw: str) -> str:
-    try:
-        return phone_normalize(raw)
-    except ValidationError:
-        return raw
 
 
 def client_values(client: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from connectors.base.connector import Connector
-from connectors.base.webhooks import json_body, verify_hmac
+from connectors.base.webhooks import json_body, require_post, verify_hmac
 from connectors.webhook.client import WebhookClient
 from connectors.webhook.mapping import contact_from_remote, contact_values, event_to_remote
 from hub.models import Connection, Inbox, Outbox
@@ -80,8 +80,7 @@ class WebhookConnector(Connector):
         return report
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
-        if request.method != "POST":
-            raise WebhookRejected("Only POST is accepted.", status=405)
+        require_post(request)
         verify_hmac(connection.credentials.get("secret", ""), request.body, request.headers.get("X-Hub-Signature"))
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:

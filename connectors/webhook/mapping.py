@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
 from hub.services.contacts import ContactData
-from hub.services.normalize import date_parse, phone_normalize
+from hub.services.normalize import date_parse, phone_key
 
 CONTACT_KEYS = ("first_name", "last_name", "middle_name", "phone", "email", "birth_date", "category")
 
@@ -30,10 +28,7 @@ def contact_values(data: dict[str, Any]) -> dict[str, Any]:
     values = {k: (str(data.get(k)).strip() if data.get(k) else None)
               for k in ("first_name", "last_name", "phone", "email", "birth_date")}
     if values["phone"]:
-        try:
-            values["phone"] = phone_normalize(values["phone"])
-        except ValidationError:
-            pass
+        values["phone"] = phone_key(values["phone"])
     if values["email"]:
         values["email"] = values["email"].lower()
     return values

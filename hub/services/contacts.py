@@ -13,7 +13,7 @@ from django.db import IntegrityError, models, transaction
 
 from hub.models import Card, Connection, Contact, ContactIdentity, ContactRelation, ExternalRef, Outbox
 from hub.services.external_refs import external_ref_find, external_ref_link
-from hub.services.normalize import email_normalize, phone_normalize
+from hub.services.normalize import email_normalize, phone_key, phone_normalize
 from hub.services.outbox import outbox_publish
 
 log = logging.getLogger(__name__)
@@ -194,8 +194,8 @@ def child_upsert(
     # Tickets systems often give a child the parent's phone or e-mail: those identify the
     # parent, not the child, and must not make the child match (or merge into) the parent.
     held = set(parent.identities.values_list("kind", "value"))
-    data.phones = [p for p in data.phones if (ContactIdentity.Kind.PHONE, _try(phone_normalize, p)) not in held]
-    data.emails = [e for e in data.emails if (ContactIdentity.Kind.EMAIL, _try(email_normalize, e)) not in held]
+    data.phones = [p for p in data.phones if (ContactIdentity.Kind.PHONE, phone_key(p)) not in held]
+    data.emails = [e for e in data.emails if (ContactIdentity.Kind.EMAIL, e.strip().lower()) not in held]
     known = None
     if data.first_name:
         known = (
@@ -207,13 +207,6 @@ def child_upsert(
     child, _ = contact_upsert(data, connection=connection, external_id=external_id, known=known)
     child_link(parent, child, relation)
     return child
-
-
-def _try(normalize: Any, raw: str) -> str:
-    try:
-        return normalize(raw)
-    except ValidationError:
-        return raw
 
 
 def child_link(parent: Contact, child: Contact, relation: str = ContactRelation.Relation.OTHER) -> ContactRelation:

@@ -27,6 +27,15 @@ def phone_normalize(raw: str, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_key(raw: str) -> str:
+    """For comparing (dedup filters, echo fingerprints), never for storing: the E.164 form
+    when the number is valid, else the text as given — a bad phone still counts as a value."""
+    try:
+        return phone_normalize(raw)
+    except ValidationError:
+        return str(raw).strip()
+
+
 def email_normalize(raw: str) -> str:
     value = (raw or "").strip().lower()
     try:

@@ -15,7 +15,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -119,7 +119,6 @@ class DrainReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
-    errors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -210,7 +209,6 @@ def _record_result(row: Outbox, result: PushResult, now: dt.datetime, report: Dr
         log.warning("outbox %s dead after %s attempts: %s", row.pk, attempts, result.error[:200])
     else:
         report.retried += 1
-    report.errors.append(result.error)
     return False
 
 

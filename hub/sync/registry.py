@@ -15,10 +15,6 @@ def register(connector: Any) -> None:
     _connectors[connector.system] = connector
 
 
-def unregister(system: str) -> None:
-    _connectors.pop(system, None)
-
-
 def get(system: str) -> Any | None:
     return _connectors.get(system)
 

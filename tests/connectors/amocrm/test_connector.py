@@ -1,23 +1,19 @@
 import datetime as dt
-import re
-import subprocess
-import sys
-import threading
 from decimal import Decimal
 
 import pytest
 import requests
-from django.db import connection as db_connection
 from django.utils import timezone
 
 from bookings.services import PreorderLineData, preorder_upsert
 from connectors.amocrm.client import AmoClient
+from connectors.base.emulator import EmulatorProcess
 from hub.models import Connection, Contact, ExternalRef, Inbox, Outbox
 from hub.services.catalog import product_upsert, service_point_get_or_create
 from hub.services.connections import connection_upsert
 from hub.services.contacts import ContactData, child_upsert, contact_upsert
 from hub.services.sales import LineData, pass_record, purchase_record
-from tests.helpers import drain_outbox
+from tests.helpers import drain_outbox, run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -92,14 +88,14 @@ def test_manager_edit_in_amocrm_reaches_the_hub_and_our_own_echo_is_dropped(amo,
     requests.post(f"{amo_emulator.url}/_emulator/faults", json={"webhook_url": url}, timeout=5)
     contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
     drain_outbox()
-    amo_emulator.app.wait_webhooks()  # amoCRM reports our own write back…
+    amo_emulator.app.wait_deliveries()  # amoCRM reports our own write back…
     assert Inbox.objects.filter(kind="crm.contact.add", status="processed").count() == 1
     contact.refresh_from_db()
     assert contact.first_name == "Анна" and Outbox.objects.filter(status="pending").count() == 0  # …dropped
     their_id = _their(amo_emulator, contact)["id"]
     requests.post(f"{amo_emulator.url}/_emulator/faults", timeout=5, json={"edit_contact": {
         "id": their_id, "first_name": "Анна", "last_name": "Смирнова", "name": "Анна Смирнова"}})
-    amo_emulator.app.wait_webhooks()
+    amo_emulator.app.wait_deliveries()
     contact.refresh_from_db()
     assert contact.last_name == "Смирнова"
 
@@ -123,23 +119,7 @@ def test_four_workers_refreshing_at_once_leave_one_valid_pair(amo, amo_emulator)
     amo.refresh_from_db()
     amo.credentials = {**amo.credentials, "expires_at": 0}  # expired: everybody wants to refresh
     amo.save()
-    errors, barrier = [], threading.Barrier(4)
-
-    def worker():
-        try:
-            client = AmoClient(Connection.objects.get(pk=amo.pk))
-            barrier.wait()
-            client.get("/api/v4/leads/pipelines")
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            db_connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_at_once(4, lambda _: AmoClient(Connection.objects.get(pk=amo.pk)).get("/api/v4/leads/pipelines"))
     assert errors == []
     stored = Connection.objects.get(pk=amo.pk).credentials
     assert stored["refresh_token"] in amo_emulator.app.refresh_tokens  # the stored pair is the live one
@@ -150,21 +130,15 @@ def test_two_thousand_contacts_sync_without_a_single_429(db, settings):
     """The emulator runs in its own process here, as amoCRM would: in-process, our own GIL
     and GC pauses would shift its arrival clock and blur what is being measured."""
     settings.HUB_OUTBOX_BATCH = 200
-    proc = subprocess.Popen([sys.executable, "-m", "connectors.amocrm.emulator", "--port", "0",
-                             "--long-lived-token", "t"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        url = re.search(r"http://\S+", proc.stdout.readline()).group(0)
-        amo, _ = connection_upsert(name="amoCRM", system="amocrm", base_url=url,
+    with EmulatorProcess("amocrm", "--long-lived-token", "t") as emulator:
+        amo, _ = connection_upsert(name="amoCRM", system="amocrm", base_url=emulator.url,
                                    credentials={"long_lived_token": "t"}, settings={"subdomain": "demo"})
         for n in range(2000):
             Contact.objects.create(first_name=f"Клиент{n}", phone=f"+7912{n:07d}")
         Outbox.objects.bulk_create(Outbox(connection=amo, action="contact.upsert", target_kind="contact",
                                           target_id=c.pk) for c in Contact.objects.all())
         assert drain_outbox() == 2000
-        state = requests.get(f"{url}/_emulator/state", timeout=30).json()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        state = emulator.state()
     stats = state["stats"]
     assert len(state["contacts"]) == 2000 and stats["429"] == 0 and stats["403"] == 0
     assert stats["requests"] == 40  # 50 contacts a request

@@ -122,7 +122,7 @@ def test_changes_are_sent_as_legacy_form_encoded_webhooks():
         contact_id = created.json()["_embedded"]["contacts"][0]["id"]
         requests.post(f"{amo.url}/_emulator/faults", json={"edit_contact": {"id": contact_id, "name": "Аня"}},
                       timeout=5)
-        amo.app.wait_webhooks()
+        amo.app.wait_deliveries()
         assert len(receiver.app.received) == 2
         content_type, agent, body = receiver.app.received[-1]
         fields = dict(parse_qsl(body))

@@ -12,7 +12,7 @@ from hub.services.catalog import product_upsert, service_point_get_or_create
 from hub.services.contacts import ContactData, child_upsert, contact_upsert
 from hub.services.sales import LineData, pass_record, purchase_record
 from hub.sync import registry
-from tests.helpers import drain_outbox
+from tests.helpers import drain_outbox, run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -63,13 +63,13 @@ def test_event_from_the_portal_updates_the_hub_and_our_echo_is_dropped(b24, b24_
                   timeout=5)
     contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79123456789"]))
     drain_outbox()
-    b24_emulator.app.wait_events()
+    b24_emulator.app.wait_deliveries()
     assert Inbox.objects.filter(kind="crm.contact.add", status="processed").count() == 1
     assert Outbox.objects.filter(status="pending").count() == 0  # our own write came back: no ping-pong
     their_id = _their(b24_emulator, contact)["ID"]
     requests.post(f"{b24_emulator.url}/_emulator/faults", timeout=5,
                   json={"edit_contact": {"ID": their_id, "LAST_NAME": "Смирнова"}})
-    b24_emulator.app.wait_events()
+    b24_emulator.app.wait_deliveries()
     contact.refresh_from_db()
     assert contact.last_name == "Смирнова"
 
@@ -120,10 +120,6 @@ def test_two_thousand_contacts_into_bitrix24_without_a_single_503(b24, b24_emula
 
 @pytest.mark.django_db(transaction=True)
 def test_oauth_refresh_race_leaves_one_valid_token(b24_emulator, db):
-    import threading
-
-    from django.db import connection as db_connection
-
     from connectors.bitrix24.client import Bitrix24Client
     from hub.models import Connection
     from hub.services.connections import connection_upsert
@@ -134,23 +130,8 @@ def test_oauth_refresh_race_leaves_one_valid_token(b24_emulator, db):
         "client_id": creds["client_id"], "client_secret": creds["client_secret"], "oauth_server": b24_emulator.url,
         "access_token": token["access_token"], "refresh_token": token["refresh_token"]})
     requests.post(f"{b24_emulator.url}/_emulator/faults", json={"expire_tokens": True}, timeout=5)
-    errors, barrier = [], threading.Barrier(4)
-
-    def worker():
-        try:
-            client = Bitrix24Client(Connection.objects.get(pk=connection.pk))
-            barrier.wait()
-            client.call("crm.category.list")
-        except Exception as exc:  # collected and asserted
-            errors.append(exc)
-        finally:
-            db_connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_at_once(4, lambda _: Bitrix24Client(Connection.objects.get(pk=connection.pk)).call(
+        "crm.category.list"))
     assert errors == []
     stored = Connection.objects.get(pk=connection.pk).credentials
     assert stored["refresh_token"] in b24_emulator.app.refresh_tokens and len(b24_emulator.app.refresh_tokens) == 1

@@ -74,7 +74,7 @@ def test_changes_are_sent_as_form_encoded_events_with_application_token():
         requests.post(f"{b24.url}/_emulator/faults", json={"handler_url": f"{receiver.url}/hook"}, timeout=5)
         contact_id = requests.post(_url(b24, "crm.contact.add"), json={"fields": {"NAME": "Анна"}},
                                    timeout=5).json()["result"]
-        b24.app.wait_events()
+        b24.app.wait_deliveries()
         fields = dict(parse_qsl(receiver.app.received[-1][2]))
         assert fields["event"] == "ONCRMCONTACTADD" and fields["data[FIELDS][ID]"] == str(contact_id)
         assert fields["auth[application_token]"] == b24.app.state()["credentials"]["application_token"]

@@ -29,12 +29,12 @@ def test_a_manager_edit_in_amocrm_reaches_lime(amo, amo_emulator, lime, lime_emu
     contact = Contact.objects.get(pk=ExternalRef.objects.get(connection=lime, kind="contact",
                                                              external_id=str(client["id"])).local_id)
     _drain_all()  # the venue's contacts (and deals) go to amoCRM
-    amo_emulator.app.wait_webhooks()
+    amo_emulator.app.wait_deliveries()
     amo_id = ExternalRef.objects.get(connection=amo, kind="contact", local_id=contact.pk).external_id
     requests.post(f"{amo_emulator.url}/_emulator/faults", timeout=5, json={"edit_contact": {
         "id": int(amo_id), "first_name": "Зинаида", "last_name": contact.last_name,
         "name": f"Зинаида {contact.last_name}"}})
-    amo_emulator.app.wait_webhooks()
+    amo_emulator.app.wait_deliveries()
     _drain_all()
     assert lime_emulator.app.client_record(client["id"])["displayName"].split()[1] == "Зинаида"
 
@@ -50,9 +50,9 @@ def test_a_contact_created_in_bitrix24_is_created_in_lime_once(b24, b24_emulator
     url = f"{b24_emulator.url}{b24_emulator.app.state()['credentials']['webhook_url']}crm.contact.add"
     requests.post(url, timeout=5, json={"fields": {"NAME": "Тимур", "LAST_NAME": "Ким",
                                                    "PHONE": [{"VALUE": "+79031234567"}]}})
-    b24_emulator.app.wait_events()
+    b24_emulator.app.wait_deliveries()
     _drain_all()
-    b24_emulator.app.wait_events()
+    b24_emulator.app.wait_deliveries()
     _drain_all()
     in_lime = [c for c in lime_emulator.app.clients.values() if c["phoneNumber"] == "79031234567"]
     assert len(in_lime) == 1 and in_lime[0]["displayName"] == "Ким Тимур"

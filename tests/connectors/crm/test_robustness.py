@@ -26,8 +26,6 @@ def test_a_token_refreshed_while_handling_a_rejected_event_is_kept(amo, amo_emul
     amo.refresh_from_db()
     amo.credentials = {**amo.credentials, "expires_at": 0}
     amo.save()
-    token = amo.credentials["long_lived_token"] if "long_lived_token" in amo.credentials else None
-    assert token is None
     with amo_emulator.app.lock:  # a contact made in the CRM with a phone we cannot accept
         amo_emulator.app.contacts[5] = {"id": 5, "first_name": "Х", "last_name": "", "updated_at": 1,
                                         "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": "12"}]}]}
@@ -114,4 +112,4 @@ def test_query_limit_exceeded_does_not_use_up_attempts(b24, b24_emulator, settin
     for _ in range(20):
         outbox_drain()
     row = Outbox.objects.get()
-    assert row.status in ("failed", "sent") and row.status != "dead"
+    assert row.status != "dead" and row.attempts <= 2  # waits never counted against the row

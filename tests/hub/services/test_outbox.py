@@ -1,13 +1,11 @@
-import threading
-
 import pytest
 import requests
-from django.db import connection as db_connection
 from django.urls import reverse
 
 from hub.models import Connection, Outbox
 from hub.services.contacts import ContactData, contact_upsert
 from hub.services.outbox import backoff_delay, outbox_claim, outbox_drain
+from tests.helpers import drain_outbox, run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -100,22 +98,13 @@ def test_backoff_is_exponential_capped_and_jittered(settings):
 def test_concurrent_claims_never_take_the_same_row(webhook_connection):
     for i in range(60):
         Outbox.objects.create(connection=webhook_connection, action="contact.merged", payload={"n": i})
-    barrier = threading.Barrier(2)
     claimed: list[list[int]] = [[], []]
 
     def worker(slot: int) -> None:
-        try:
-            barrier.wait()
-            while rows := outbox_claim(7):
-                claimed[slot].extend(r.pk for r in rows)
-        finally:
-            db_connection.close()
+        while rows := outbox_claim(7):
+            claimed[slot].extend(r.pk for r in rows)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_at_once(2, worker) == []
     assert not set(claimed[0]) & set(claimed[1])
     assert sorted(claimed[0] + claimed[1]) == sorted(Outbox.objects.values_list("pk", flat=True))
 
@@ -125,21 +114,7 @@ def test_two_drains_at_once_send_every_row_exactly_once(webhook_connection, webh
     settings.HUB_OUTBOX_BATCH = 5
     for i in range(40):
         Outbox.objects.create(connection=webhook_connection, action="contact.merged", payload={"n": i})
-    barrier = threading.Barrier(2)
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            while outbox_drain().total:
-                pass
-        finally:
-            db_connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_at_once(2, lambda _: drain_outbox()) == []
     state = _receipts(webhook_emulator)
     assert state["deliveries"] == 40
     assert len(state["events"]) == 40
