@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--database-url")
+    parser.add_argument("--only", choices=["amocrm", "bitrix24"], help="bench one CRM")
     args = parser.parse_args()
     setup_django(args.database_url)
 
@@ -45,6 +46,8 @@ def main() -> None:
     ContactRelation.objects.bulk_create(ContactRelation(parent=p, child=c, relation="son")
                                         for p, c in zip(parents, children, strict=True))
     for system, (emulator_args, rate, per_request) in CRMS.items():
+        if args.only and system != args.only:
+            continue
         with EmulatorProcess(system, *emulator_args(args.scale)) as emulator:
             url = emulator.url
             Connection.objects.filter(system=system).delete()

@@ -6,7 +6,7 @@ from typing import Any
 
 from connectors.amocrm import mapping
 from connectors.amocrm.client import AmoClient
-from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage, Written
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, Pipeline, Stage, Written
 from hub.models import Connection
 from hub.sync.errors import FatalError, SyncError
 
@@ -20,7 +20,7 @@ class AmoCRMAdapter:
         self.batch = max(1, min(int(connection.settings.get("batch_size", 50)), MAX_BATCH))
         self.field_ids: dict[str, str] = connection.settings.get("fields", {})
 
-    def _write(self, entity: str, rows: list[tuple[str, dict[str, Any]]]) -> Written:
+    def _write(self, entity: str, rows: list[tuple[str, dict[str, Any]]], embedded: str = "") -> Written:
         """Creates in POST batches, updates in PATCH batches. amoCRM applies a request whole
         or not at all, so a failed request fails its own keys; after a retryable failure
         (limit, outage) the rest is not tried now."""
@@ -37,7 +37,7 @@ class AmoCRMAdapter:
             try:
                 if method == "POST":
                     answer = self.client.send("POST", f"/api/v4/{entity}", [{**b, "request_id": k} for k, b in chunk])
-                    for item in (answer or {}).get("_embedded", {}).get(entity, []):
+                    for item in (answer or {}).get("_embedded", {}).get(embedded or entity, []):
                         written.ids[str(item.get("request_id"))] = str(item["id"])
                 else:
                     self.client.send("PATCH", f"/api/v4/{entity}", [b for _, b in chunk])
@@ -56,24 +56,37 @@ class AmoCRMAdapter:
 
     def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
         written = self._write("leads", [(k, mapping.deal_to_amo(d, self.field_ids, ext)) for k, d, ext in items])
-        for key, deal, ext in items:
-            if deal.products and key in written.ids and not ext:
+        for key, deal, _ in items:
+            if key in written.ids and key not in written.errors:
                 try:
                     self._link_products(written.ids[key], deal)
                 except SyncError as exc:  # the deal exists: keep it, report the rows' failure
                     written.errors[key] = exc
         return written
 
-    def _link_products(self, lead_id: str, deal: CrmDeal) -> None:
+    def _catalog(self) -> int | None:
         catalog = self.connection.settings.get("catalog_id")
+        return int(catalog) if catalog else None
+
+    def _link_products(self, lead_id: str, deal: CrmDeal) -> None:
+        """Links the deal to its catalog elements; linking the same element again sets its
+        quantity, so a changed preorder is re-linked, not doubled."""
+        catalog = self._catalog()
+        links = [{"to_entity_id": int(row.external_product_id), "to_entity_type": "catalog_elements",
+                  "metadata": {"quantity": float(row.quantity), "catalog_id": catalog}}
+                 for row in deal.products if row.external_product_id]
+        if catalog and links:
+            self.client.send("POST", f"/api/v4/leads/{int(lead_id)}/link", links)
+
+    def create_products(self, items: list[tuple[str, CrmProduct]]) -> Written:
+        catalog = self._catalog()
         if not catalog:
-            return  # no catalog mapped: the deal carries its amount and title only
-        elements = self.client.send("POST", f"/api/v4/catalogs/{catalog}/elements",
-                                    [{"name": row.name, "request_id": str(n)} for n, row in enumerate(deal.products)])
-        links = [{"to_entity_id": element["id"], "to_entity_type": "catalog_elements",
-                  "metadata": {"quantity": float(row.quantity), "catalog_id": int(catalog)}}
-                 for element, row in zip(elements["_embedded"]["elements"], deal.products, strict=False)]
-        self.client.send("POST", f"/api/v4/leads/{lead_id}/link", links)
+            return Written()
+        return self._write(f"catalogs/{catalog}/elements", [(k, {"name": p.name[:255]}) for k, p in items],
+                           embedded="elements")
+
+    def list_catalogs(self) -> list[tuple[str, str]]:
+        return [(str(c["id"]), str(c.get("name", ""))) for c in self.client.pages("/api/v4/catalogs", "catalogs")]
 
     def add_notes(self, items: list[tuple[str, str, str]]) -> None:
         for entity, external_id, text in items:
@@ -89,9 +102,8 @@ class AmoCRMAdapter:
                 for p in data.get("_embedded", {}).get("pipelines", [])]
 
     def list_fields(self, entity: str) -> list[CrmField]:
-        data = self.client.get(f"/api/v4/{self._path(entity)}/custom_fields") or {}
         return [CrmField(str(f["id"]), str(f.get("name", "")), str(f.get("code") or ""))
-                for f in data.get("_embedded", {}).get("custom_fields", [])]
+                for f in self.client.pages(f"/api/v4/{self._path(entity)}/custom_fields", "custom_fields")]
 
     def create_field(self, entity: str, name: str, code: str = "") -> CrmField:
         data = self.client.send("POST", f"/api/v4/{self._path(entity)}/custom_fields",
@@ -100,10 +112,23 @@ class AmoCRMAdapter:
         return CrmField(str(field["id"]), name)
 
     def get_contact(self, external_id: str) -> dict[str, Any] | None:
-        response = self.client.request("GET", f"/api/v4/contacts/{int(external_id)}", expected=(404,))
+        return self.get_contacts([external_id]).get(str(external_id))
+
+    def get_contacts(self, external_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        found: dict[str, dict[str, Any] | None] = {str(i): None for i in external_ids}
+        ids = [int(i) for i in external_ids]
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = {"filter[id][]": ids[start:start + MAX_BATCH]}
+            for row in self.client.pages("/api/v4/contacts", "contacts", **chunk):
+                found[str(row["id"])] = mapping.contact_from_amo(row)
+        return found
+
+    def get_deal(self, external_id: str) -> dict[str, Any] | None:
+        response = self.client.request("GET", f"/api/v4/leads/{int(external_id)}", expected=(404,),
+                                       params={"with": "contacts"})
         if response.status_code == 404:
             return None
-        return mapping.contact_from_amo(self.client.decode_json(response))
+        return mapping.deal_from_amo(self.client.decode_json(response))
 
     @staticmethod
     def _path(entity: str) -> str:

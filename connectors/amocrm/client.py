@@ -6,6 +6,7 @@ account block treated as "stop and alert"."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -17,7 +18,8 @@ from hub.models import Connection
 from hub.sync.errors import AuthError, RateLimited
 
 EARLY = 300  # renew this long before expiry
-BLOCK_PAUSE = 15 * 60  # after amoCRM blocks the account, stay away this long
+BLOCK_PAUSE = 15 * 60
+MAX_PAGE = 250  # after amoCRM blocks the account, stay away this long
 
 
 class AccountBlocked(RateLimited):
@@ -115,6 +117,16 @@ class AmoClient(HttpClient):
     def get(self, path: str, **params: Any) -> Any:
         response = self.request("GET", path, params=params)
         return None if response.status_code == 204 else self.decode_json(response)
+
+    def pages(self, path: str, entity: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list (``page``/``limit`` until no ``_links.next``; 204 = empty)."""
+        page, limit = 1, params.pop("limit", MAX_PAGE)
+        while True:
+            data = self.get(path, page=page, limit=limit, **params) or {}
+            yield from data.get("_embedded", {}).get(entity, [])
+            if not data.get("_links", {}).get("next"):
+                return
+            page += 1
 
     def send(self, method: str, path: str, body: Any) -> Any:
         return self.decode_json(self.request(method, path, json=body))

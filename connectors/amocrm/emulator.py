@@ -16,7 +16,9 @@
 
 Knobs (POST /_emulator/faults): ``{"expire_tokens": true}``, ``{"unblock": true}``,
 ``{"per_token_limit": 7, "account_limit": 50}``, ``{"webhook_url": "…"}``,
-``{"edit_contact": {"id": 5, "name": "…"}}`` (a manager's edit in the CRM UI).
+``{"edit_contact": {"id": 5, "name": "…"}}`` (a manager's edit in the CRM UI);
+``{"move_deal": {"id": 9, "status_id": 30041, "custom_fields_values": […]}}`` (a lead dragged
+to another status, with any field edits).
 ``GET /_emulator/ui`` is a read-only HTML page of contacts and deals by pipeline.
 """
 
@@ -149,6 +151,11 @@ class AmoCRMEmulator(Emulator):
                 contact.update(edit)
                 contact["updated_at"] = int(time.time())
                 self._webhook("contacts", "update", contact)
+        if isinstance(spec.get("move_deal"), dict):  # a manager drags a lead to another status
+            move = dict(spec["move_deal"])
+            lead = self.leads.get(int(move.pop("id", 0)))
+            if lead:
+                self._upsert("leads", self.leads, {**move, "id": lead["id"]}, create=False)
 
     # ----------------------------------------------------------------- plumbing
     def routes(self) -> list[Rule]:
@@ -246,6 +253,10 @@ class AmoCRMEmulator(Emulator):
         except ValueError:
             return problem(400, "Bad Request", "page and limit must be integers")
         since = request.args.get("filter[updated_at][from]")
+        wanted = request.args.getlist("filter[id][]") or request.args.getlist("filter[id]")
+        if wanted:
+            ids = {int(i) for i in wanted if i.isdigit()}
+            rows = [r for r in rows if r["id"] in ids]
         if since:
             rows = [r for r in rows if r["updated_at"] >= int(since)]
         rows = sorted(rows, key=lambda r: r["id"])
@@ -388,7 +399,9 @@ class AmoCRMEmulator(Emulator):
             return problem(404 if entity_id not in self.leads else 400, "Bad Request", "Lead not found or bad body")
         with self.lock:
             for item in items:
-                if isinstance(item, dict):
+                if isinstance(item, dict):  # linking an element again updates its quantity
+                    self.links = [link for link in self.links if (link["lead_id"], link.get("to_entity_id")) !=
+                                  (entity_id, item.get("to_entity_id"))]
                     self.links.append({"lead_id": entity_id, **item})
         return hal({"_embedded": {"links": items}})
 
@@ -414,7 +427,8 @@ class AmoCRMEmulator(Emulator):
 
     def _fields(self, request: Request, entity: str) -> Response:
         if request.method == "GET":
-            return hal({"_embedded": {"custom_fields": self.custom_fields[entity]}})
+            with self.lock:
+                return self._page(request, "custom_fields", list(self.custom_fields[entity]))
         items = self._json(request)
         if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("name") and i.get("type")
                                                   for i in items):
@@ -434,7 +448,8 @@ class AmoCRMEmulator(Emulator):
         return self._fields(request, "leads")
 
     def ep_catalogs(self, request: Request) -> Response:
-        return hal({"_embedded": {"catalogs": self.catalogs}})
+        with self.lock:
+            return self._page(request, "catalogs", list(self.catalogs))
 
     def ep_catalog_elements(self, request: Request, catalog_id: int) -> Response:
         if catalog_id not in {c["id"] for c in self.catalogs}:

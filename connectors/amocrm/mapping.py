@@ -68,6 +68,17 @@ def deal_to_amo(deal: CrmDeal, field_ids: dict[str, str], external_id: str = "")
     return body
 
 
+def deal_from_amo(data: dict[str, Any]) -> dict[str, Any]:
+    contacts = (data.get("_embedded") or {}).get("contacts") or []
+    fields = {str(f.get("field_id")): str((f.get("values") or [{}])[0].get("value", ""))
+              for f in data.get("custom_fields_values") or [] if isinstance(f, dict) and f.get("values")}
+    return {"id": str(data.get("id", "")), "title": str(data.get("name") or ""),
+            "pipeline_id": str(data.get("pipeline_id") or ""), "stage_id": str(data.get("status_id") or ""),
+            "amount": str(data.get("price") or 0),
+            "contact_id": str(contacts[0]["id"]) if contacts and isinstance(contacts[0], dict) else "",
+            "fields": fields}
+
+
 def events_from_form(form: dict[str, str]) -> list[CrmEvent]:
     """``contacts[update][0][id]=5`` … → events, keyed by position as sent (parse by key)."""
     grouped: dict[tuple[str, str, str], dict[str, str]] = {}

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.client import MAX_BATCH, Bitrix24Client, command, to_query
-from connectors.crm.port import CrmContact, CrmDeal, CrmField, Pipeline, Stage, Written
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, Pipeline, Stage, Written
 from hub.models import Connection
 from hub.sync.errors import FatalError, SyncError
 
@@ -18,6 +18,7 @@ class Bitrix24Adapter:
         self.connection = connection
         self.client = Bitrix24Client(connection)
         self.field_names: dict[str, str] = connection.settings.get("fields", {})
+        self._current: dict[str, dict[str, Any]] = {}  # raw contacts read by get_contacts, for updates
 
     def _run(self, commands: dict[str, str]) -> Written:
         """Batches of 50 (``halt=0``: every command runs); each command's error is its own."""
@@ -41,16 +42,24 @@ class Bitrix24Adapter:
                     f"Bitrix24 {error.get('error')}: {error.get('error_description', '')}".strip())
         return written
 
+    def _read_contacts(self, external_ids: list[str]) -> Written:
+        """Raw contacts by id (kept for the multi-field IDs an update needs)."""
+        wanted = [i for i in dict.fromkeys(external_ids) if i not in self._current]
+        read = self._run({i: command(mapping.CONTACT_GET, {"id": i}) for i in wanted})
+        self._current.update({i: row for i, row in read.ids.items() if isinstance(row, dict)})
+        return Written(ids={i: self._current[i] for i in external_ids if i in self._current},
+                       errors={i: e for i, e in read.errors.items()})
+
     def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> Written:
-        updates = [(k, c, ext) for k, c, ext in items if ext]
-        current = self._run({f"g{k}": command(mapping.CONTACT_GET, {"id": ext}) for k, _, ext in updates})
+        current = self._read_contacts([ext for _, _, ext in items if ext])
+        self._current.clear()  # read once per write: the next write reads again
         result = Written()
         commands: dict[str, str] = {}
         for key, contact, ext in items:
-            if ext and f"g{key}" in current.errors:
-                result.errors[key] = current.errors[f"g{key}"]  # e.g. deleted in the portal
+            if ext and ext in current.errors:
+                result.errors[key] = current.errors[ext]  # e.g. deleted in the portal
             elif ext:
-                fields = mapping.contact_fields(contact, self.field_names, current.ids.get(f"g{key}"))
+                fields = mapping.contact_fields(contact, self.field_names, current.ids.get(ext))
                 commands[key] = command(mapping.CONTACT_UPDATE, {"id": ext, "fields": fields})
             else:
                 commands[key] = command(mapping.CONTACT_ADD, {"fields": mapping.contact_fields(contact,
@@ -110,9 +119,14 @@ class Bitrix24Adapter:
         return written.ids
 
     def list_fields(self, entity: str) -> list[CrmField]:
-        fields = (self.client.call(f"crm.{entity}.userfield.list") or {}).get("result", [])
+        fields: list[dict[str, Any]] = []
+        start: int | None = 0
+        while start is not None:  # 50 a page
+            answer = self.client.call(f"crm.{entity}.userfield.list", {"start": start}) or {}
+            fields += [f for f in answer.get("result") or [] if isinstance(f, dict)]
+            start = answer.get("next")
         return [CrmField(str(f["FIELD_NAME"]), str(f.get("EDIT_FORM_LABEL") or f["FIELD_NAME"]), str(f["FIELD_NAME"]))
-                for f in fields if isinstance(f, dict)]
+                for f in fields]
 
     def create_field(self, entity: str, name: str, code: str = "") -> CrmField:
         """Bitrix24 field codes are Latin: made from ``code`` (the hub's role), not the label."""
@@ -122,6 +136,28 @@ class Bitrix24Adapter:
         return CrmField("UF_CRM_" + code, name, "UF_CRM_" + code)
 
     def get_contact(self, external_id: str) -> dict[str, Any] | None:
-        answer = self.client.call(mapping.CONTACT_GET, {"id": external_id}) or {}
-        data = answer.get("result")
-        return mapping.contact_from_b24(data) if isinstance(data, dict) else None
+        return self.get_contacts([external_id]).get(str(external_id))
+
+    def get_contacts(self, external_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        read = self._read_contacts([str(i) for i in external_ids])
+        for error in read.errors.values():
+            if "NOT_FOUND" not in str(error):
+                raise error
+        return {str(i): mapping.contact_from_b24(read.ids[str(i)]) if str(i) in read.ids else None
+                for i in external_ids}
+
+    def get_deal(self, external_id: str) -> dict[str, Any] | None:
+        read = self._run({"d": command(mapping.DEAL_GET, {"id": external_id})})
+        if "d" in read.errors:
+            if "NOT_FOUND" in str(read.errors["d"]):
+                return None
+            raise read.errors["d"]
+        return mapping.deal_from_b24(read.ids["d"])
+
+    def create_products(self, items: list[tuple[str, CrmProduct]]) -> Written:
+        return self._run({k: command(mapping.PRODUCT_ADD, {"fields": {"NAME": p.name[:255], "PRICE": str(p.price),
+                                                                       "CURRENCY_ID": "RUB"}})
+                          for k, p in items})
+
+    def list_catalogs(self) -> list[tuple[str, str]]:
+        return []  # one CRM product catalog per portal

@@ -91,6 +91,7 @@ class Bitrix24Emulator(Emulator):
         self.contacts: dict[int, dict[str, Any]] = {}
         self.deals: dict[int, dict[str, Any]] = {}
         self.product_rows: dict[int, list[dict[str, Any]]] = {}
+        self.products: dict[int, dict[str, Any]] = {}
         self.comments: list[dict[str, Any]] = []
         self.userfields: dict[str, list[dict[str, Any]]] = {"contact": [], "deal": []}
         self.categories = [{"id": 0, "name": "Общая"}, {"id": 1, "name": "Покупки Лайм"},
@@ -111,7 +112,8 @@ class Bitrix24Emulator(Emulator):
 
     def entities(self) -> dict[str, Any]:
         return {"contacts": list(self.contacts.values()), "deals": list(self.deals.values()),
-                "product_rows": self.product_rows, "comments": self.comments, "userfields": self.userfields,
+                "product_rows": self.product_rows, "products": list(self.products.values()),
+                "comments": self.comments, "userfields": self.userfields,
                 "stats": dict(self.stats), "events_sent": len(self.events)}
 
     def control(self, spec: dict[str, Any]) -> None:
@@ -132,9 +134,10 @@ class Bitrix24Emulator(Emulator):
                 self._apply_fields(contact, edit)
                 self._event("ONCRMCONTACTUPDATE", contact["ID"])
         if isinstance(spec.get("move_deal"), dict):
-            deal = self.deals.get(int(spec["move_deal"].get("ID", 0)))
+            move = dict(spec["move_deal"])
+            deal = self.deals.get(int(move.pop("ID", 0)))
             if deal:
-                deal["STAGE_ID"] = str(spec["move_deal"]["STAGE_ID"])
+                self._apply_fields(deal, move)  # STAGE_ID and any UF_CRM_ field edits
                 self._event("ONCRMDEALUPDATE", deal["ID"])
 
     def issue_oauth_token(self) -> dict[str, Any]:
@@ -269,8 +272,11 @@ class Bitrix24Emulator(Emulator):
             "crm.category.list": lambda: ({"categories": self.categories}, {}),
             "crm.status.list": lambda: (self._statuses(p), {}),
             "crm.timeline.comment.add": lambda: (self._comment(p), {}),
-            "crm.contact.userfield.list": lambda: (self.userfields["contact"], {}),
-            "crm.deal.userfield.list": lambda: (self.userfields["deal"], {}),
+            "crm.contact.userfield.list": lambda: self._paged(self.userfields["contact"], p),
+            "crm.deal.userfield.list": lambda: self._paged(self.userfields["deal"], p),
+            "crm.product.add": lambda: (self._product_add(p), {}),
+            "crm.product.get": lambda: (self._product_get(p), {}),
+            "crm.product.list": lambda: self._paged(sorted(self.products.values(), key=lambda r: r["ID"]), p),
             "crm.contact.userfield.add": lambda: (self._userfield("contact", p), {}),
             "crm.deal.userfield.add": lambda: (self._userfield("deal", p), {}),
         }
@@ -366,6 +372,31 @@ class Bitrix24Emulator(Emulator):
             extra["next"] = start + PAGE
         return page, extra
 
+    @staticmethod
+    def _paged(rows: list[dict[str, Any]], p: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Lists answer 50 a page with ``next`` and ``total``."""
+        start = int(p.get("start", 0) or 0)
+        extra: dict[str, Any] = {"total": len(rows)}
+        if start + PAGE < len(rows):
+            extra["next"] = start + PAGE
+        return rows[start:start + PAGE], extra
+
+    def _product_add(self, p: dict[str, Any]) -> int:
+        fields = p.get("fields")
+        if not isinstance(fields, dict) or not fields.get("NAME"):
+            raise ApiError("INVALID_ARG_VALUE", "fields[NAME] is required")
+        product_id = self._next("product", 501)
+        self.products[product_id] = {"ID": product_id, "NAME": str(fields["NAME"]),
+                                     "PRICE": float(fields.get("PRICE") or 0),
+                                     "CURRENCY_ID": fields.get("CURRENCY_ID", "RUB")}
+        return product_id
+
+    def _product_get(self, p: dict[str, Any]) -> dict[str, Any]:
+        product = self.products.get(self._id(p))
+        if product is None:
+            raise ApiError("NOT_FOUND", "Product is not found", 400)
+        return product
+
     def _rows_set(self, p: dict[str, Any]) -> bool:
         deal_id = self._id(p)
         if deal_id not in self.deals:
@@ -373,7 +404,11 @@ class Bitrix24Emulator(Emulator):
         rows = p.get("rows") or []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ApiError("INVALID_ARG_VALUE", "rows must be a list of objects")
-        self.product_rows[deal_id] = [{"PRODUCT_NAME": r.get("PRODUCT_NAME", ""), "PRODUCT_ID": r.get("PRODUCT_ID", 0),
+        for r in rows:
+            if int(r.get("PRODUCT_ID") or 0) and int(r["PRODUCT_ID"]) not in self.products:
+                raise ApiError("ERROR_CORE", f"Product {r['PRODUCT_ID']} is not found")
+        self.product_rows[deal_id] = [{"PRODUCT_NAME": r.get("PRODUCT_NAME", ""),
+                                       "PRODUCT_ID": int(r.get("PRODUCT_ID") or 0),
                                        "PRICE": float(r.get("PRICE") or 0), "QUANTITY": float(r.get("QUANTITY") or 1)}
                                       for r in rows]
         return True

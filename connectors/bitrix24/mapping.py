@@ -8,7 +8,8 @@ from typing import Any
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent
 
 CONTACT_ADD, CONTACT_UPDATE, CONTACT_GET = "crm.contact.add", "crm.contact.update", "crm.contact.get"
-DEAL_ADD, DEAL_UPDATE, DEAL_ROWS = "crm.deal.add", "crm.deal.update", "crm.deal.productrows.set"
+DEAL_ADD, DEAL_UPDATE, DEAL_GET = "crm.deal.add", "crm.deal.update", "crm.deal.get"
+DEAL_ROWS, PRODUCT_ADD = "crm.deal.productrows.set", "crm.product.add"
 COMMENT_ADD = "crm.timeline.comment.add"
 EVENTS = {
     "ONCRMCONTACTADD": ("contact", "add"), "ONCRMCONTACTUPDATE": ("contact", "update"),
@@ -65,8 +66,16 @@ def deal_fields(deal: CrmDeal, field_names: dict[str, str], update: bool = False
 
 
 def product_rows(deal: CrmDeal) -> list[dict[str, Any]]:
-    return [{"PRODUCT_NAME": row.name, "PRICE": str(row.price), "QUANTITY": str(row.quantity)}
+    return [{"PRODUCT_NAME": row.name, "PRICE": str(row.price), "QUANTITY": str(row.quantity),
+             **({"PRODUCT_ID": row.external_product_id} if row.external_product_id else {})}
             for row in deal.products]
+
+
+def deal_from_b24(data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": str(data.get("ID", "")), "title": str(data.get("TITLE") or ""),
+            "pipeline_id": str(data.get("CATEGORY_ID") or "0"), "stage_id": str(data.get("STAGE_ID") or ""),
+            "amount": str(data.get("OPPORTUNITY") or 0), "contact_id": str(data.get("CONTACT_ID") or ""),
+            "fields": {k: str(v) for k, v in data.items() if k.startswith("UF_CRM_") and v is not None}}
 
 
 def event_from_form(form: dict[str, str]) -> CrmEvent | None:

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from bookings.models import Preorder
 from connectors.crm.port import CrmContact, CrmDeal, CrmProductRow
-from hub.models import Contact, ContactIdentity, ContactRelation, Pass, Purchase
+from hub.models import ConsentRecord, Contact, ContactIdentity, ContactRelation, Pass, Purchase
+from hub.models.consent import Purpose
 from hub.services.money import money
 from hub.services.normalize import phone_key
 
@@ -35,6 +36,7 @@ def contact_card(contact: Contact, tz: str) -> CrmContact:
         "transactions": "\n".join(f"{_local(p.purchased_at, tz)} — {p.total} ₽" for p in purchases),
         "messengers": ", ".join(f"{kind}: {value}" for kind, value in identities
                                 if kind in (ContactIdentity.Kind.TELEGRAM, ContactIdentity.Kind.VK)),
+        "consent": consent_line(contact, tz),
     }
     phones = [contact.phone] if contact.phone else []
     phones += [v for k, v in identities if k == ContactIdentity.Kind.PHONE and v not in phones]
@@ -45,11 +47,24 @@ def contact_card(contact: Contact, tz: str) -> CrmContact:
                       card={k: v for k, v in card.items() if v})
 
 
+def consent_line(contact: Contact, tz: str) -> str:
+    """"Обработка ПДн: да, с 12.03.2026; Рассылки: нет" — what a manager must check before calling."""
+    active: dict[str, Any] = {}
+    for record in contact.consents.all():  # prefetched: active only, oldest first
+        active.setdefault(record.purpose, record.granted_at)
+    parts = []
+    for purpose, label in ((Purpose.PERSONAL_DATA, "Обработка ПДн"), (Purpose.MARKETING, "Рассылки")):
+        since = active.get(purpose)
+        parts.append(f"{label}: да, с {_local(since, tz)[:10]}" if since else f"{label}: нет")
+    return "; ".join(parts)
+
+
 def contacts_for_cards(ids: list[int]) -> dict[int, Contact]:
     contacts = Contact.objects.filter(pk__in=ids, merged_into__isnull=True).prefetch_related(
         "identities",
         Prefetch("children_links", queryset=ContactRelation.objects.select_related("child").order_by("pk")),
         Prefetch("purchases", queryset=Purchase.objects.only("pk", "contact_id", "purchased_at", "total")),
+        Prefetch("consents", queryset=ConsentRecord.objects.filter(withdrawn_at__isnull=True).order_by("granted_at")),
     )
     return {c.pk: c for c in contacts}
 
@@ -70,8 +85,8 @@ def card_values(card: CrmContact) -> dict[str, Any]:
 def purchase_deals(purchase: Purchase, route: dict[str, str], per: str) -> list[CrmDeal]:
     """One deal per ticket line (default), or one per receipt."""
     lines = list(purchase.lines.select_related("product").order_by("pk"))
-    rows = [CrmProductRow(name=ln.product_name or str(ln.product or ""), price=ln.price, quantity=ln.quantity)
-            for ln in lines]
+    rows = [CrmProductRow(name=ln.product_name or str(ln.product or ""), price=ln.price, quantity=ln.quantity,
+                          local_product_id=ln.product_id) for ln in lines]
     when = timezone.localtime(purchase.purchased_at).strftime("%d.%m.%Y %H:%M")
     if per == "receipt":
         return [CrmDeal(title=f"Покупка {purchase.number or purchase.pk} от {when}", amount=purchase.total,
@@ -86,12 +101,14 @@ def pass_deal(row: Pass, route: dict[str, str]) -> CrmDeal:
     what = f" — {row.product}" if row.product else ""
     return CrmDeal(title=f"Проход: {place}{what}, {when}", amount=row.amount, pipeline_id=route["pipeline_id"],
                    stage_id=route["stage_id"],
-                   products=[CrmProductRow(name=str(row.product), price=row.amount)] if row.product else [])
+                   products=[CrmProductRow(name=str(row.product), price=row.amount, local_product_id=row.product_id)]
+                   if row.product else [])
 
 
 def preorder_deal(preorder: Preorder, route: dict[str, str]) -> CrmDeal:
     when = timezone.localtime(preorder.scheduled_for).strftime("%d.%m.%Y %H:%M") if preorder.scheduled_for else ""
     return CrmDeal(title=f"Предзаказ №{preorder.pk} {when}".strip(), amount=preorder.total,
                    pipeline_id=route["pipeline_id"], stage_id=route["stage_id"],
-                   products=[CrmProductRow(name=str(ln.product), price=ln.price, quantity=ln.quantity)
+                   products=[CrmProductRow(name=str(ln.product), price=ln.price, quantity=ln.quantity,
+                                           local_product_id=ln.product_id)
                              for ln in preorder.lines.select_related("product")])

@@ -13,9 +13,10 @@ from django.utils import timezone
 from bookings.models import Preorder
 from connectors.base.connector import Connector
 from connectors.crm import cards
-from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort
+from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort, CrmProduct
 from hub.models import Connection, Contact, ExternalRef, Inbox, Outbox, Pass, Purchase
 from hub.services.contacts import ContactData, contact_upsert
+from hub.services.deals import CrmDealView, crm_deal_seen, crm_deals_created
 from hub.services.external_refs import (
     external_ref_is_echo,
     external_ref_link,
@@ -28,6 +29,8 @@ from hub.sync.types import CheckResult, InboundEvent, PushResult
 log = logging.getLogger(__name__)
 
 DEAL_ACTIONS = {"purchase.created": "purchase", "pass.created": "pass", "preorder.upsert": "preorder"}
+DEAL_REF_KINDS = ("purchase", "purchase_line", "pass", "preorder")
+DEAL_FETCHED = ("crm.deal.add", "crm.deal.update", "crm.deal.stage")
 
 
 class CrmConnector(Connector):
@@ -95,7 +98,26 @@ class CrmConnector(Connector):
                               rate_limited=isinstance(error, RateLimited))
         return PushResult(ok=False, error=f"{type(error).__name__}: {error}")
 
+    def _take_their_changes(self, connection: Connection, port: CrmPort, local_ids: list[int]) -> int:
+        """Before overwriting CRM contacts, read them: one a manager changed since our last
+        sync with it (its fingerprint is not the one we stored) is applied to the hub first,
+        so the update we then send carries their edit instead of erasing it."""
+        known = dict(ExternalRef.objects.filter(connection=connection, kind="contact", local_id__in=local_ids,
+                                                missing_since__isnull=True).exclude(fingerprint="")
+                     .values_list("external_id", "fingerprint"))
+        if not known:
+            return 0
+        taken = 0
+        for external_id, data in port.get_contacts(list(known)).items():
+            if data is not None and fingerprint(cards.neutral_values(data)) != known[external_id]:
+                log.info("CRM contact %s changed since our last sync: taken into the hub before our update",
+                         external_id)
+                self._contact_changed(connection, external_id, data)
+                taken += 1
+        return taken
+
     def _push_contacts(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
+        self._take_their_changes(connection, port, [row.target_id for row in rows])
         contacts = cards.contacts_for_cards([row.target_id for row in rows])
         refs = self._live_refs(connection, "contact", list(contacts))
         items: list[tuple[str, CrmContact, str]] = []
@@ -162,6 +184,7 @@ class CrmConnector(Connector):
                 keys_of.setdefault(row.pk, []).append(key)
         if not items:
             return results
+        self._attach_products(connection, port, [deal for _, deal, _ in items])
         known: dict[tuple[str, int], str] = {}
         for ref_kind in {kind for kind, _ in identity.values()}:  # one query per kind, not per deal
             ids = [local for kind, local in identity.values() if kind == ref_kind]
@@ -170,6 +193,9 @@ class CrmConnector(Connector):
         written = port.upsert_deals(items)
         external_refs_link_many(connection, [(identity[k][0], identity[k][1], ext, "")
                                              for k, ext in written.ids.items() if k in identity])
+        crm_deals_created(connection, [CrmDealView(id=written.ids[key], pipeline_id=deal.pipeline_id,
+                                                   stage_id=deal.stage_id, title=deal.title, amount=str(deal.amount))
+                                       for key, deal, ext in items if not ext and key in written.ids])
         for row_pk, keys in keys_of.items():
             failed = [written.errors[k] for k in keys if k in written.errors or k not in written.ids]
             if failed or any(k not in written.ids for k in keys):
@@ -177,6 +203,26 @@ class CrmConnector(Connector):
             else:
                 results[row_pk] = PushResult(ok=True, external_id=written.ids[keys[0]])
         return results
+
+    def _attach_products(self, connection: Connection, port: CrmPort, deals: list[CrmDeal]) -> None:
+        """Each hub product becomes one CRM catalog product, made once and reused, so the CRM
+        can count which tickets sell. A product the CRM would not create stays a named row."""
+        rows = [row for deal in deals for row in deal.products if row.local_product_id]
+        wanted = {row.local_product_id for row in rows}
+        if not wanted:
+            return
+        known = self._live_refs(connection, "product", list(wanted))
+        missing = {row.local_product_id: row for row in rows if row.local_product_id not in known}
+        if missing:
+            written = port.create_products([(str(pk), CrmProduct(name=row.name, price=row.price))
+                                            for pk, row in missing.items()])
+            for key, error in written.errors.items():
+                log.warning("CRM product for hub product %s not created: %s", key, error)
+            links = [("product", int(key), ext, "") for key, ext in written.ids.items() if key not in written.errors]
+            external_refs_link_many(connection, links)
+            known.update({local: str(ext) for _, local, ext, _ in links})
+        for row in rows:
+            row.external_product_id = known.get(row.local_product_id, "")
 
     def _deals_for(self, connection: Connection, port: CrmPort, row: Outbox, kind: str,
                    route: dict[str, str]) -> list[tuple[CrmDeal, str, int]]:
@@ -226,9 +272,20 @@ class CrmConnector(Connector):
         return [InboundEvent(event_key=f"other:{fingerprint(raw)[:32]}", kind="crm.other", payload={"form": raw})]
 
     def fetch_for_inbox(self, row: Inbox) -> Any:
-        if row.kind in ("crm.contact.add", "crm.contact.update") and row.payload.get("id"):
-            return self.adapter(row.connection).get_contact(str(row.payload["id"]))
+        external_id = str(row.payload.get("id") or "")
+        if not external_id:
+            return None
+        if row.kind in ("crm.contact.add", "crm.contact.update"):
+            return self.adapter(row.connection).get_contact(external_id)
+        if row.kind in DEAL_FETCHED and not self._our_new_deal(row):
+            return self.adapter(row.connection).get_deal(external_id)
         return None
+
+    @staticmethod
+    def _our_new_deal(row: Inbox) -> bool:
+        """A deal we created ourselves is announced back by the CRM: not worth a read."""
+        return row.kind == "crm.deal.add" and ExternalRef.objects.filter(
+            connection=row.connection, kind__in=DEAL_REF_KINDS, external_id=str(row.payload["id"])).exists()
 
     def handle_inbox(self, row: Inbox, fetched: Any = None) -> None:
         connection, payload = row.connection, row.payload
@@ -243,10 +300,12 @@ class CrmConnector(Connector):
         elif row.kind == "crm.contact.delete":
             ExternalRef.objects.filter(connection=connection, kind="contact", external_id=external_id,
                                        missing_since__isnull=True).update(missing_since=timezone.now())
-        elif row.kind == "crm.other":
-            return
-        else:
-            log.info("CRM event %s kept for the features that use it", row.kind)
+        elif row.kind in DEAL_FETCHED:
+            if fetched is not None:
+                crm_deal_seen(connection, CrmDealView.from_neutral(fetched))
+        elif row.kind == "crm.deal.delete":
+            ExternalRef.objects.filter(connection=connection, kind__in=DEAL_REF_KINDS, external_id=external_id,
+                                       missing_since__isnull=True).update(missing_since=timezone.now())
 
     def _contact_changed(self, connection: Connection, external_id: str, data: dict[str, Any]) -> None:
         """Apply what the CRM holds now, unless it is only our own write coming back."""

@@ -30,6 +30,7 @@ class CrmProductRow:
     price: Decimal
     quantity: Decimal = Decimal("1")
     external_product_id: str = ""
+    local_product_id: int | None = None  # the hub's Product: made a CRM catalog product once, then reused
 
 
 @dataclass
@@ -41,6 +42,12 @@ class CrmDeal:
     contact_external_id: str = ""
     products: list[CrmProductRow] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrmProduct:
+    name: str
+    price: Decimal
 
 
 @dataclass(frozen=True)
@@ -98,5 +105,19 @@ class CrmPort(Protocol):
 
     def create_field(self, entity: str, name: str, code: str = "") -> CrmField: ...
 
+    def create_products(self, items: list[tuple[str, CrmProduct]]) -> Written:
+        """(key, product) → their catalog ids. Without a product catalog configured: nothing
+        written, no error (deals then carry names and prices only)."""
+
+    def list_catalogs(self) -> list[tuple[str, str]]:
+        """(id, name) of product catalogs the operator may choose from ([] when the CRM has one)."""
+
     def get_contact(self, external_id: str) -> dict[str, Any] | None:
         """Their contact in the port's neutral shape: first_name, last_name, phones, emails."""
+
+    def get_contacts(self, external_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Many contacts at once (neutral shape; None for one deleted in the CRM)."""
+
+    def get_deal(self, external_id: str) -> dict[str, Any] | None:
+        """Their deal, neutral: id, title, pipeline_id, stage_id, amount, contact_id, fields
+        (their field id → value)."""

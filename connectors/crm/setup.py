@@ -15,7 +15,8 @@ EVENT_KINDS = {"purchase": "Покупка (билет / чек)", "pass": "Пр
                "booking": "Бронирование"}
 CARD_ROLES = {"children": "Дети (имена и даты рождения)", "last_pass": "Последний проход",
               "transactions": "Последние 10 покупок", "messengers": "Мессенджеры",
-              "bonus_balance": "Бонусный баланс", "birth_date": "Дата рождения (если в CRM нет своего поля)"}
+              "bonus_balance": "Бонусный баланс",
+              "consent": "Согласия (ПДн, рассылки)", "birth_date": "Дата рождения (если в CRM нет своего поля)"}
 
 
 def _port(connection: Connection) -> Any:
@@ -32,6 +33,8 @@ def crm_catalog_load(connection: Connection) -> dict[str, Any]:
         "pipelines": [{"id": p.id, "name": p.name, "stages": [{"id": s.id, "name": s.name} for s in p.stages]}
                       for p in port.list_pipelines()],
         "contact_fields": [{"id": f.id, "name": f.name, "code": f.code} for f in port.list_fields("contact")],
+        "deal_fields": [{"id": f.id, "name": f.name, "code": f.code} for f in port.list_fields("deal")],
+        "catalogs": [{"id": cid, "name": name} for cid, name in port.list_catalogs()],
     }
     connection.settings = {**connection.settings, "crm_catalog": catalog}
     connection.save(update_fields=["settings", "updated_at"])
@@ -44,16 +47,24 @@ def stage_choices(connection: Connection) -> list[tuple[str, str]]:
             for p in catalog.get("pipelines", []) for s in p["stages"]]
 
 
-def field_choices(connection: Connection) -> list[tuple[str, str]]:
-    """Fields the hub may write: all but the CRM's own phone and e-mail."""
+def field_choices(connection: Connection, entity: str = "contact") -> list[tuple[str, str]]:
+    """Fields the hub may write or read: all but the CRM's own phone and e-mail."""
     catalog = connection.settings.get("crm_catalog") or {}
-    return [(str(f["id"]), f["name"]) for f in catalog.get("contact_fields", [])
+    return [(str(f["id"]), f["name"]) for f in catalog.get(f"{entity}_fields", [])
             if f.get("code") not in ("PHONE", "EMAIL")]
 
 
+def catalog_choices(connection: Connection) -> list[tuple[str, str]]:
+    catalog = connection.settings.get("crm_catalog") or {}
+    return [(str(c["id"]), c["name"]) for c in catalog.get("catalogs", [])]
+
+
 def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase_deal_per: str,
-                     fields: dict[str, str], create_missing: bool = False) -> Connection:
-    """``routes``: kind → "pipeline|stage" ("" = do not send); ``fields``: role → field id."""
+                     fields: dict[str, str], create_missing: bool = False, catalog_id: str = "") -> Connection:
+    """``routes``: kind → "pipeline|stage" ("" = do not send); ``fields``: role → field id;
+    ``catalog_id``: the CRM product catalog deals link their products to (amoCRM)."""
+    if catalog_id and catalog_id not in {value for value, _ in catalog_choices(connection)}:
+        raise ValidationError({"catalog_id": "This catalog is not in the CRM (load pipelines again?)."})
     valid = {value for value, _ in stage_choices(connection)}
     parsed: dict[str, dict[str, str]] = {}
     for kind, value in routes.items():
@@ -76,6 +87,6 @@ def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase
     with transaction.atomic():
         fresh = Connection.objects.select_for_update().get(pk=connection.pk)
         fresh.settings = {**fresh.settings, "routes": parsed, "purchase_deal_per": purchase_deal_per,
-                          "fields": mapped}
+                          "fields": mapped, "catalog_id": catalog_id}
         fresh.save(update_fields=["settings", "updated_at"])
     return fresh

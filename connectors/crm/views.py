@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from connectors.crm.setup import (
     CARD_ROLES,
     EVENT_KINDS,
+    catalog_choices,
     crm_catalog_load,
     crm_routing_save,
     field_choices,
@@ -35,6 +36,11 @@ class RoutingForm(forms.Form):
             self.fields[f"route_{kind}"] = forms.ChoiceField(label=label, choices=stages, required=False)
         for role, label in CARD_ROLES.items():
             self.fields[f"field_{role}"] = forms.ChoiceField(label=label, choices=fields, required=False)
+        catalogs = catalog_choices(connection)
+        if catalogs:
+            self.fields["catalog_id"] = forms.ChoiceField(
+                label="Каталог товаров", required=False, choices=[("", "— без товаров —"), *catalogs],
+                help_text="Товары сделок станут элементами этого каталога (один элемент на товар хаба).")
 
 
 @staff_member_required
@@ -49,7 +55,8 @@ def crm_routing(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"Не удалось загрузить из CRM: {exc}")
         return redirect(request.path)
     settings = connection.settings
-    initial = {"purchase_deal_per": settings.get("purchase_deal_per", "line")}
+    initial = {"purchase_deal_per": settings.get("purchase_deal_per", "line"),
+               "catalog_id": str(settings.get("catalog_id") or "")}
     for kind, route in (settings.get("routes") or {}).items():
         initial[f"route_{kind}"] = f"{route['pipeline_id']}|{route['stage_id']}"
     for role, field in (settings.get("fields") or {}).items():
@@ -61,7 +68,7 @@ def crm_routing(request: HttpRequest, pk: int) -> HttpResponse:
             crm_routing_save(connection, purchase_deal_per=data["purchase_deal_per"],
                              routes={k: data[f"route_{k}"] for k in EVENT_KINDS},
                              fields={r: data[f"field_{r}"] for r in CARD_ROLES},
-                             create_missing=data["create_missing"])
+                             create_missing=data["create_missing"], catalog_id=data.get("catalog_id", ""))
         except (ValidationError, SyncError) as exc:
             messages.error(request, f"Не сохранено: {exc}")
         else:

@@ -3,7 +3,7 @@ from hub.models.consent import ConsentRecord, ConsentText
 from hub.models.contacts import Card, Contact, ContactIdentity, ContactRelation
 from hub.models.dialogs import DialogMessage
 from hub.models.sales import Pass, Purchase, PurchaseLine
-from hub.models.sync import Connection, ExternalRef, Inbox, Outbox, SyncCursor
+from hub.models.sync import Connection, CrmDealState, ExternalRef, Inbox, Outbox, SyncCursor
 
 __all__ = [
     "Card",
@@ -13,6 +13,7 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "ContactRelation",
+    "CrmDealState",
     "DialogMessage",
     "ExternalRef",
     "Inbox",

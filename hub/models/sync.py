@@ -169,3 +169,24 @@ class SyncCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}:{self.entity}={self.value}"
+
+
+class CrmDealState(models.Model):
+    """The pipeline and stage we last saw a CRM deal in: a move A → B is known even from CRMs
+    whose events carry only the deal's id (Bitrix24), and a redelivered event moves nothing."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="deal_states",
+                                   verbose_name=_("connection"))
+    external_id = models.CharField(_("deal id"), max_length=64)
+    pipeline_id = models.CharField(_("pipeline"), max_length=64, blank=True)
+    stage_id = models.CharField(_("stage"), max_length=64, blank=True)
+    data = models.JSONField(_("last seen"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("CRM deal state")
+        verbose_name_plural = _("CRM deal states")
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="uniq_crm_deal_state")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.external_id} {self.pipeline_id}/{self.stage_id}"

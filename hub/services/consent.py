@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from hub.models import ConsentRecord, ConsentText, Contact
 from hub.models.consent import Purpose
+from hub.services.contacts import contact_publish
 
 
 def consent_text_publish(*, purpose: str, version: str, text: str, operator_name: str,
@@ -55,13 +56,16 @@ def consent_grant(
             active.contact = contact
             active.save(update_fields=["contact"])
         return active
-    return ConsentRecord.objects.create(
+    record = ConsentRecord.objects.create(
         contact=contact, subject_kind=subject_kind, subject_id=str(subject_id), purpose=purpose,
         consent_text=text, text_version=text.version, text_hash=text.text_hash, channel=channel,
         source=source or {}, method=method, purposes=[Purpose(purpose).label.__str__()],
         data_categories=text.data_categories, operator_name=text.operator_name, processors=text.processors,
         granted_at=granted_at or timezone.now(),
     )
+    if contact is not None:
+        contact_publish(contact)  # the CRM card shows consent flags
+    return record
 
 
 def consent_withdraw(*, purpose: str, channel: str, contact: Contact | None = None,
@@ -74,7 +78,12 @@ def consent_withdraw(*, purpose: str, channel: str, contact: Contact | None = No
         rows = rows.filter(subject_kind=subject_kind, subject_id=subject_id)
     else:
         raise ValidationError("Whose consent to withdraw: give a contact or a subject id.")
-    return rows.update(withdrawn_at=timezone.now(), withdrawal_channel=channel)
+    with transaction.atomic():
+        contacts = list(Contact.objects.filter(pk__in=rows.exclude(contact=None).values("contact_id")))
+        count = rows.update(withdrawn_at=timezone.now(), withdrawal_channel=channel)
+        for affected in contacts:
+            contact_publish(affected)
+    return count
 
 
 def consent_is_active(contact: Contact, purpose: str) -> bool:

@@ -217,8 +217,14 @@ def child_link(parent: Contact, child: Contact, relation: str = ContactRelation.
     link, created = ContactRelation.objects.update_or_create(parent=parent, child=child,
                                                              defaults={"relation": relation})
     if created:  # the parent's card lists the children
-        outbox_publish("contact.upsert", "contact", parent.pk, contact_snapshot(parent), origin=None)
+        contact_publish(parent)
     return link
+
+
+def contact_publish(contact: Contact) -> None:
+    """Something shown on the contact's card changed (children, consent, bonuses…), not the
+    contact row itself: subscribers get the contact again."""
+    outbox_publish("contact.upsert", "contact", contact.pk, contact_snapshot(contact), origin=None)
 
 
 def card_upsert(code: str, contact: Contact | None = None, *, status: str | None = None,
@@ -314,5 +320,5 @@ def contact_changed(contact: Contact) -> Contact:
         if owner:
             raise ValidationError({kind: f"{value} already belongs to contact #{owner.contact_id}; merge them."})
         _identity_attach(contact, kind, value)
-    outbox_publish("contact.upsert", "contact", contact.pk, contact_snapshot(contact), origin=None)
+    contact_publish(contact)
     return contact

@@ -53,6 +53,7 @@ class Command(BaseCommand):
         connection_upsert(name="Демо: amoCRM", system="amocrm", base_url="http://127.0.0.1:8103", key="demo-amocrm",
                           credentials={"long_lived_token": "demo-amocrm-token"},
                           settings={"subdomain": "demo", "sandbox_ui": "http://127.0.0.1:8103/_emulator/ui",
+                                    "catalog_id": "5001",
                                     "routes": {"purchase": {"pipeline_id": "3002", "stage_id": "30020"},
                                                "pass": {"pipeline_id": "3003", "stage_id": "30030"},
                                                "preorder": {"pipeline_id": "3004", "stage_id": "30040"}}})

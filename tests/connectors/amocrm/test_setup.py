@@ -15,15 +15,17 @@ def test_load_route_and_create_missing_fields(admin_client, amo, amo_emulator):
     loaded = admin_client.post(url, {"load": "1"}, follow=True).content.decode()
     assert "Загружено воронок: 4" in loaded
     assert "Покупки Лайм → Новая покупка" in loaded
+    assert "Каталог товаров" in loaded and ">Товары<" in loaded  # the product catalog to link deals to
     response = admin_client.post(url, {
         "purchase_deal_per": "receipt", "route_purchase": "3002|30020", "route_pass": "3003|30030",
-        "route_preorder": "", "route_booking": "3004|30041", "create_missing": "on"}, follow=True)
+        "route_preorder": "", "route_booking": "3004|30041", "create_missing": "on", "catalog_id": "5001"},
+        follow=True)
     assert "Маршрутизация сохранена" in response.content.decode()
     settings = Connection.objects.get(pk=amo.pk).settings
     assert settings["routes"] == {"purchase": {"pipeline_id": "3002", "stage_id": "30020"},
                                   "pass": {"pipeline_id": "3003", "stage_id": "30030"},
                                   "booking": {"pipeline_id": "3004", "stage_id": "30041"}}
-    assert settings["purchase_deal_per"] == "receipt"
+    assert settings["purchase_deal_per"] == "receipt" and settings["catalog_id"] == "5001"
     created = {f["name"] for f in amo_emulator.app.custom_fields["contacts"]}
     assert {"Дети (имена и даты рождения)", "Последний проход"} <= created
     assert set(settings["fields"]) >= {"children", "last_pass", "transactions"}

@@ -1,0 +1,65 @@
+"""CRM deals as the domain sees them: which stage a deal is in and when it moved. Bookings,
+NPS surveys and site events listen to ``deal_moved``; none of them knows which CRM spoke."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+
+from hub.models import Connection, CrmDealState
+
+log = logging.getLogger(__name__)
+
+# sender=Connection; deal=CrmDealView; previous=(pipeline_id, stage_id) or ("", "") for a new deal.
+# Receivers run inside the transaction that records the move: if one fails, the move is not
+# recorded and the CRM event is retried.
+deal_moved = Signal()
+
+
+@dataclass(frozen=True)
+class CrmDealView:
+    id: str
+    pipeline_id: str
+    stage_id: str
+    title: str = ""
+    amount: str = "0"
+    contact_id: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_neutral(cls, data: dict[str, Any]) -> CrmDealView:
+        return cls(id=str(data["id"]), pipeline_id=str(data.get("pipeline_id") or ""),
+                   stage_id=str(data.get("stage_id") or ""), title=str(data.get("title") or ""),
+                   amount=str(data.get("amount") or "0"), contact_id=str(data.get("contact_id") or ""),
+                   fields={str(k): str(v) for k, v in (data.get("fields") or {}).items()})
+
+
+def crm_deal_seen(connection: Connection, deal: CrmDealView) -> bool:
+    """Record the deal's stage; when it differs from the last one seen, tell the listeners.
+    Returns whether it moved."""
+    with transaction.atomic():
+        state, created = CrmDealState.objects.select_for_update().get_or_create(
+            connection=connection, external_id=deal.id,
+            defaults={"pipeline_id": deal.pipeline_id, "stage_id": deal.stage_id, "data": asdict(deal)})
+        previous = ("", "") if created else (state.pipeline_id, state.stage_id)
+        moved = previous != (deal.pipeline_id, deal.stage_id)
+        if not created:
+            state.pipeline_id, state.stage_id, state.data = deal.pipeline_id, deal.stage_id, asdict(deal)
+            state.save(update_fields=["pipeline_id", "stage_id", "data", "updated_at"])
+        if moved:
+            log.info("CRM deal %s on connection %s moved %s → %s/%s", deal.id, connection.pk, previous,
+                     deal.pipeline_id, deal.stage_id)
+            deal_moved.send(sender=Connection, connection=connection, deal=deal, previous=previous)
+    return moved
+
+
+def crm_deals_created(connection: Connection, deals: list[CrmDealView]) -> None:
+    """Deals the hub itself created start where it put them: a manager's first move of one
+    is then known as A → B, not as a new deal."""
+    CrmDealState.objects.bulk_create(
+        [CrmDealState(connection=connection, external_id=d.id, pipeline_id=d.pipeline_id, stage_id=d.stage_id,
+                      data=asdict(d)) for d in deals], ignore_conflicts=True)
