@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, BookingLine, Preorder, Reservation, Resource
 from bookings.services.preorders import PreorderLineData, preorder_cancel, preorder_upsert
-from hub.models import Contact, Product
+from hub.models import Connection, Contact, Product
 from hub.services.money import money
 from hub.services.outbox import outbox_publish
 
@@ -212,8 +212,10 @@ def booking_check(data: BookingData, booking: Booking | None = None) -> None:
             raise _conflict(resources, data, clashes, booking)
 
 
-def booking_save(data: BookingData, booking: Booking | None = None) -> Booking:
-    """Create or change a booking; its products become (or update, or cancel) a Lime preorder."""
+def booking_save(data: BookingData, booking: Booking | None = None, *, origin: Connection | None = None,
+                 ) -> Booking:
+    """Create or change a booking; its products become (or update, or cancel) a Lime preorder.
+    ``origin``: the CRM the booking was asked from (it is not sent the booking back as a deal)."""
     resources = _validate(data)
     try:
         with transaction.atomic():
@@ -222,7 +224,7 @@ def booking_save(data: BookingData, booking: Booking | None = None) -> Booking:
                 clashes = _clashes(resources, data.starts_at, data.ends_at, booking)
                 if clashes:
                     raise _conflict(resources, data, clashes, booking)
-            booking = _write(booking or Booking(), data, resources)
+            booking = _write(booking or Booking(), data, resources, origin)
     except IntegrityError as exc:  # PostgreSQL's exclusion constraint: a race the locks missed
         if "reservation_no_overlap" not in str(exc):
             raise
@@ -231,7 +233,7 @@ def booking_save(data: BookingData, booking: Booking | None = None) -> Booking:
     return booking
 
 
-def _write(booking: Booking, data: BookingData, resources: list[Resource]) -> Booking:
+def _write(booking: Booking, data: BookingData, resources: list[Resource], origin: Connection | None) -> Booking:
     resolved = [(ln.product, ln.quantity, money(ln.price if ln.price is not None else ln.product.base_price))
                 for ln in data.lines]
     booking.contact, booking.starts_at, booking.ends_at = data.contact, data.starts_at, data.ends_at
@@ -247,7 +249,7 @@ def _write(booking: Booking, data: BookingData, resources: list[Resource]) -> Bo
     BookingLine.objects.bulk_create(BookingLine(booking=booking, product=product, quantity=qty, price=price)
                                     for product, qty, price in resolved)
     _sync_preorder(booking)
-    outbox_publish("booking.upsert", "booking", booking.pk, booking_snapshot(booking))
+    outbox_publish("booking.upsert", "booking", booking.pk, booking_snapshot(booking), origin=origin)
     return booking
 
 

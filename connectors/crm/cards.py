@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from bookings.models import Preorder
+from bookings.models import Booking, Preorder
 from connectors.crm.port import CrmContact, CrmDeal, CrmProductRow
 from hub.models import ConsentRecord, Contact, ContactIdentity, ContactRelation, Pass, Purchase
 from hub.models.consent import Purpose
@@ -112,3 +112,14 @@ def preorder_deal(preorder: Preorder, route: dict[str, str]) -> CrmDeal:
                    products=[CrmProductRow(name=str(ln.product), price=ln.price, quantity=ln.quantity,
                                            local_product_id=ln.product_id)
                              for ln in preorder.lines.select_related("product")])
+
+
+def booking_deal(booking: Booking, route: dict[str, str]) -> CrmDeal:
+    start, end = timezone.localtime(booking.starts_at), timezone.localtime(booking.ends_at)
+    places = ", ".join(str(r) for r in booking.resources.order_by("kind", "name"))
+    state = "" if booking.status != Booking.Status.CANCELLED else " (отменена)"
+    return CrmDeal(title=f"Бронь №{booking.pk}: {places}, {start:%d.%m.%Y %H:%M}–{end:%H:%M}{state}",
+                   amount=booking.total, pipeline_id=route["pipeline_id"], stage_id=route["stage_id"],
+                   products=[CrmProductRow(name=str(ln.product), price=ln.price, quantity=ln.quantity,
+                                           local_product_id=ln.product_id)
+                             for ln in booking.lines.select_related("product").order_by("pk")])

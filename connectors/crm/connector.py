@@ -10,11 +10,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from bookings.models import Preorder
+from bookings.models import Booking, Preorder
 from connectors.base.connector import Connector
 from connectors.crm import cards
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort, CrmProduct
-from hub.models import Connection, Contact, ExternalRef, Inbox, Outbox, Pass, Purchase
+from hub.models import Connection, Contact, CrmDealState, ExternalRef, Inbox, Outbox, Pass, Purchase
 from hub.services.contacts import ContactData, contact_upsert
 from hub.services.deals import CrmDealView, crm_deal_seen, crm_deals_created
 from hub.services.external_refs import (
@@ -28,13 +28,14 @@ from hub.sync.types import CheckResult, InboundEvent, PushResult
 
 log = logging.getLogger(__name__)
 
-DEAL_ACTIONS = {"purchase.created": "purchase", "pass.created": "pass", "preorder.upsert": "preorder"}
-DEAL_REF_KINDS = ("purchase", "purchase_line", "pass", "preorder")
+DEAL_ACTIONS = {"purchase.created": "purchase", "pass.created": "pass", "preorder.upsert": "preorder",
+                "booking.upsert": "booking"}
+DEAL_REF_KINDS = ("purchase", "purchase_line", "pass", "preorder", "booking")
 DEAL_FETCHED = ("crm.deal.add", "crm.deal.update", "crm.deal.stage")
 
 
 class CrmConnector(Connector):
-    subscribes = frozenset({"contact.upsert", *DEAL_ACTIONS})
+    subscribes = frozenset({"contact.upsert", "deal.note", *DEAL_ACTIONS})
     can_pull = False
     adapter_class: Callable[[Connection], CrmPort]
 
@@ -63,6 +64,8 @@ class CrmConnector(Connector):
         contacts of their own, they are shown on the parent's card."""
         if action == "contact.upsert" and target_id is not None:
             return not Contact.objects.filter(pk=target_id, category=Contact.Category.CHILD).exists()
+        if action == "deal.note":  # an answer into one CRM's deal: only that CRM
+            return CrmDealState.objects.filter(pk=target_id, connection=connection).exists()
         kind = DEAL_ACTIONS.get(action)
         return kind is None or self.route(connection, kind) is not None
 
@@ -75,13 +78,32 @@ class CrmConnector(Connector):
         results: dict[int, PushResult] = {}
         contact_rows = [r for r in rows if r.action == "contact.upsert"]
         deal_rows = [r for r in rows if r.action in DEAL_ACTIONS]
+        note_rows = [r for r in rows if r.action == "deal.note"]
         for row in rows:
-            if row.action != "contact.upsert" and row.action not in DEAL_ACTIONS:
+            if row.action not in self.subscribes:
                 results[row.pk] = PushResult(ok=False, retryable=False, error=f"CRM does not take {row.action}")
         if contact_rows:
             results.update(self._push_contacts(connection, port, contact_rows))
         if deal_rows:
             results.update(self._push_deals(connection, port, deal_rows))
+        if note_rows:
+            results.update(self._push_notes(connection, port, note_rows))
+        return results
+
+    def _push_notes(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
+        deals = dict(CrmDealState.objects.filter(pk__in=[r.target_id for r in rows], connection=connection)
+                     .values_list("pk", "external_id"))
+        results: dict[int, PushResult] = {}
+        for row in rows:
+            if row.target_id not in deals:
+                results[row.pk] = PushResult(ok=False, retryable=False, error="the deal is not known to the hub")
+                continue
+            try:
+                port.add_notes([("deal", deals[row.target_id], str(row.payload.get("text") or ""))])
+            except SyncError as exc:
+                results[row.pk] = self._failure(exc)
+            else:
+                results[row.pk] = PushResult(ok=True, external_id=deals[row.target_id])
         return results
 
     @staticmethod
@@ -246,6 +268,13 @@ class CrmConnector(Connector):
             deal = cards.pass_deal(record, route)
             deal.contact_external_id = self._ensure_contact(connection, port, record.payer or record.contact)
             return [(deal, "pass", record.pk)]
+        if kind == "booking":
+            booking = Booking.objects.filter(pk=row.target_id).select_related("contact").first()
+            if booking is None:
+                return []
+            deal = cards.booking_deal(booking, route)
+            deal.contact_external_id = self._ensure_contact(connection, port, booking.contact)
+            return [(deal, "booking", booking.pk)]
         preorder = Preorder.objects.filter(pk=row.target_id).select_related("contact").first()
         if preorder is None:
             return []

@@ -19,6 +19,10 @@ CARD_ROLES = {"children": "Дети (имена и даты рождения)", 
               "consent": "Согласия (ПДн, рассылки)", "birth_date": "Дата рождения (если в CRM нет своего поля)"}
 
 
+BOOKING_FIELDS = {"hall": "Бронь: зал (название)", "date": "Бронь: дата", "time": "Бронь: время начала (ЧЧ:ММ)",
+                  "hours": "Бронь: длительность, часов (по умолчанию 2)"}
+
+
 def _port(connection: Connection) -> Any:
     connector = registry.get(connection.system)
     if connector is None or not hasattr(connector, "adapter"):
@@ -60,9 +64,12 @@ def catalog_choices(connection: Connection) -> list[tuple[str, str]]:
 
 
 def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase_deal_per: str,
-                     fields: dict[str, str], create_missing: bool = False, catalog_id: str = "") -> Connection:
+                     fields: dict[str, str], create_missing: bool = False, catalog_id: str = "",
+                     booking_request: str = "", booking_fields: dict[str, str] | None = None) -> Connection:
     """``routes``: kind → "pipeline|stage" ("" = do not send); ``fields``: role → field id;
-    ``catalog_id``: the CRM product catalog deals link their products to (amoCRM)."""
+    ``catalog_id``: the CRM product catalog deals link their products to (amoCRM);
+    ``booking_request``: the "pipeline|stage" where a deal asks the hub for a booking, with
+    ``booking_fields`` (hall, date, time, hours → deal field id) holding what to book."""
     if catalog_id and catalog_id not in {value for value, _ in catalog_choices(connection)}:
         raise ValidationError({"catalog_id": "This catalog is not in the CRM (load pipelines again?)."})
     valid = {value for value, _ in stage_choices(connection)}
@@ -78,6 +85,15 @@ def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase
     if purchase_deal_per not in ("line", "receipt"):
         raise ValidationError({"purchase_deal_per": "Choose per ticket line or per receipt."})
     mapped = {role: field for role, field in fields.items() if role in CARD_ROLES and field}
+    trigger: dict[str, str] = {}
+    if booking_request:
+        if booking_request not in valid:
+            raise ValidationError({"booking_request": "This stage is not in the CRM (load pipelines again?)."})
+        pipeline, stage = booking_request.split("|", 1)
+        trigger = {"pipeline_id": pipeline, "stage_id": stage}
+    deal_fields = {role: f for role, f in (booking_fields or {}).items() if role in BOOKING_FIELDS and f}
+    if trigger and not {"hall", "date", "time"} <= set(deal_fields):
+        raise ValidationError({"booking_request": "Choose the deal fields with the hall, the date and the time."})
     if create_missing:  # CRM calls outside any transaction: a token refreshed on the way is kept
         port = _port(connection)
         for role, label in CARD_ROLES.items():
@@ -87,6 +103,7 @@ def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase
     with transaction.atomic():
         fresh = Connection.objects.select_for_update().get(pk=connection.pk)
         fresh.settings = {**fresh.settings, "routes": parsed, "purchase_deal_per": purchase_deal_per,
-                          "fields": mapped, "catalog_id": catalog_id}
+                          "fields": mapped, "catalog_id": catalog_id, "booking_request": trigger,
+                          "booking_fields": deal_fields}
         fresh.save(update_fields=["settings", "updated_at"])
     return fresh

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.dispatch import Signal
 
 from hub.models import Connection, CrmDealState
+from hub.services.outbox import outbox_publish
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +64,9 @@ def crm_deals_created(connection: Connection, deals: list[CrmDealView]) -> None:
     CrmDealState.objects.bulk_create(
         [CrmDealState(connection=connection, external_id=d.id, pipeline_id=d.pipeline_id, stage_id=d.stage_id,
                       data=asdict(d)) for d in deals], ignore_conflicts=True)
+
+
+def crm_deal_note(connection: Connection, deal_id: str, text: str) -> None:
+    """A note into one CRM deal (an answer to what its manager asked), through the outbox."""
+    state, _ = CrmDealState.objects.get_or_create(connection=connection, external_id=str(deal_id))
+    outbox_publish("deal.note", "crm_deal", state.pk, {"text": text})

@@ -8,6 +8,7 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 
@@ -46,10 +47,16 @@ def email_normalize(raw: str) -> str:
 
 
 def date_parse(value: object, field: str = "birth_date") -> dt.date | None:
-    """'1990-05-01' (or a datetime string) → date; empty → None; anything else a clear error."""
+    """'1990-05-01' (or a datetime string), '01.05.1990', or a Unix timestamp (amoCRM date
+    fields) → date; empty → None; anything else a clear error."""
     if not value:
         return None
+    text = str(value).strip()
     try:
-        return dt.date.fromisoformat(str(value)[:10])
+        if text.isdigit() and len(text) >= 9:
+            return timezone.localtime(dt.datetime.fromtimestamp(int(text), tz=dt.UTC)).date()
+        if len(text) >= 10 and text[2] == "." and text[5] == ".":
+            return dt.datetime.strptime(text[:10], "%d.%m.%Y").date()
+        return dt.date.fromisoformat(text[:10])
     except ValueError as exc:
-        raise ValidationError({field: f"Not a date: {value!r} (expected YYYY-MM-DD)."}) from exc
+        raise ValidationError({field: f"Not a date: {value!r} (expected YYYY-MM-DD or DD.MM.YYYY)."}) from exc

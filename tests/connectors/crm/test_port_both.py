@@ -5,7 +5,6 @@ that lands while our update is on its way."""
 from decimal import Decimal
 
 import pytest
-import requests
 from django.utils import timezone
 
 from hub.models import Contact, CrmDealState, ExternalRef, Inbox
@@ -14,74 +13,9 @@ from hub.services.consent import consent_grant, consent_text_publish, consent_wi
 from hub.services.contacts import ContactData, contact_upsert
 from hub.services.deals import deal_moved
 from hub.services.sales import LineData, purchase_record
-from hub.sync import registry
 from tests.helpers import drain_outbox
 
 pytestmark = pytest.mark.django_db
-
-
-class Crm:
-    """One CRM's connection and emulator, with the few reads the tests need in its own terms."""
-
-    def __init__(self, system, connection, emulator):
-        self.system, self.connection, self.emulator = system, connection, emulator
-        self.app = emulator.app
-
-    @property
-    def port(self):
-        self.connection.refresh_from_db()
-        return registry.get(self.system).adapter(self.connection)
-
-    def their_id(self, contact):
-        return ExternalRef.objects.get(connection=self.connection, kind="contact", local_id=contact.pk).external_id
-
-    def contact(self, external_id):
-        return self.port.get_contact(external_id)
-
-    def card_text(self, external_id, field_id):
-        if self.system == "amocrm":
-            row = self.app.contacts[int(external_id)]
-            return next((f["values"][0]["value"] for f in row["custom_fields_values"]
-                         if f.get("field_id") == int(field_id)), None)
-        return self.app.contacts[int(external_id)].get(field_id)
-
-    def add_contact_field(self, name):
-        return self.port.create_field("contact", name, code=name).id
-
-    def manager_renames(self, external_id, first_name, notify):
-        """A manager's edit in the CRM UI (with ``notify=False`` its webhook is still on its way)."""
-        if self.system == "amocrm":
-            with self.app.lock:
-                row = self.app.contacts[int(external_id)]
-                row.update(first_name=first_name, name=f"{first_name} {row.get('last_name', '')}".strip())
-                if notify:
-                    self.app._webhook("contacts", "update", row)
-        else:
-            with self.app.lock:
-                self.app.contacts[int(external_id)]["NAME"] = first_name
-                if notify:
-                    self.app._event("ONCRMCONTACTUPDATE", int(external_id))
-
-    def move_deal(self, external_id, pipeline_id, stage_id):
-        spec = ({"id": int(external_id), "status_id": int(stage_id), "pipeline_id": int(pipeline_id)}
-                if self.system == "amocrm" else {"ID": int(external_id), "STAGE_ID": stage_id})
-        requests.post(f"{self.emulator.url}/_emulator/faults", json={"move_deal": spec}, timeout=5)
-        self.app.wait_deliveries()
-
-    def hook_to(self, live_server):
-        key = "webhook_url" if self.system == "amocrm" else "handler_url"
-        requests.post(f"{self.emulator.url}/_emulator/faults",
-                      json={key: f"{live_server.url}{self.connection.webhook_path}"}, timeout=5)
-
-
-@pytest.fixture(params=["amocrm", "bitrix24"])
-def crm(request):
-    if request.param == "amocrm":
-        connection = request.getfixturevalue("amo")
-        connection.settings["catalog_id"] = "5001"
-        connection.save()
-        return Crm("amocrm", connection, request.getfixturevalue("amo_emulator"))
-    return Crm("bitrix24", request.getfixturevalue("b24"), request.getfixturevalue("b24_emulator"))
 
 
 def _products_in_crm(crm):
