@@ -3,6 +3,7 @@ against the limit), deals created with their product rows by ``$result`` referen
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -130,7 +131,8 @@ class Bitrix24Adapter:
 
     def create_field(self, entity: str, name: str, code: str = "") -> CrmField:
         """Bitrix24 field codes are Latin: made from ``code`` (the hub's role), not the label."""
-        code = "HUB_" + "".join(ch for ch in (code or "FIELD").upper() if ch.isascii() and ch.isalnum())[:12]
+        latin = "".join(ch for ch in (code or "").upper() if ch.isascii() and ch.isalnum())[:12]
+        code = "HUB_" + (latin or hashlib.sha256(name.encode()).hexdigest()[:8].upper())  # Cyrillic names too
         self.client.call(f"crm.{entity}.userfield.add", {"fields": {
             "FIELD_NAME": code, "USER_TYPE_ID": "string", "EDIT_FORM_LABEL": name}})
         return CrmField("UF_CRM_" + code, name, "UF_CRM_" + code)

@@ -3,10 +3,12 @@ transactions, messenger ids) and deals per event kind. Built from the domain, CR
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from bookings.models import Booking, Preorder
@@ -15,8 +17,10 @@ from hub.models import ConsentRecord, Contact, ContactIdentity, ContactRelation,
 from hub.models.consent import Purpose
 from hub.services.money import money
 from hub.services.normalize import phone_key
+from loyalty.models import Account, Entry
 
 LAST_TRANSACTIONS = 10
+BONUS_HISTORY = 5
 
 
 def _local(value: Any, tz: str) -> str:
@@ -37,6 +41,7 @@ def contact_card(contact: Contact, tz: str) -> CrmContact:
         "messengers": ", ".join(f"{kind}: {value}" for kind, value in identities
                                 if kind in (ContactIdentity.Kind.TELEGRAM, ContactIdentity.Kind.VK)),
         "consent": consent_line(contact, tz),
+        **bonus_lines(contact, tz),
     }
     phones = [contact.phone] if contact.phone else []
     phones += [v for k, v in identities if k == ContactIdentity.Kind.PHONE and v not in phones]
@@ -59,14 +64,42 @@ def consent_line(contact: Contact, tz: str) -> str:
     return "; ".join(parts)
 
 
+def _points(value: Decimal) -> str:
+    return str(int(value)) if value == value.to_integral_value() else f"{value:.2f}"
+
+
+def bonus_lines(contact: Contact, tz: str) -> dict[str, str]:
+    """Balance and the last few ledger entries, per program (prefetched)."""
+    accounts = list(contact.bonus_accounts.all())
+    if not accounts:
+        return {}
+    balance = "; ".join(f"{_points(a.balance)} баллов" + (f" ({a.program})" if len(accounts) > 1 else "")
+                        for a in accounts)
+    entries = sorted(contact.bonus_recent, key=lambda e: (e.created_at, e.pk), reverse=True)  # type: ignore[attr-defined]
+    history = "\n".join(f"{_local(e.created_at, tz)[:10]} {'+' if e.points > 0 else ''}{_points(e.points)} — {e.reason}"
+                         for e in entries[:BONUS_HISTORY])
+    return {"bonus_balance": balance, "bonus_history": history}
+
+
 def contacts_for_cards(ids: list[int]) -> dict[int, Contact]:
     contacts = Contact.objects.filter(pk__in=ids, merged_into__isnull=True).prefetch_related(
         "identities",
         Prefetch("children_links", queryset=ContactRelation.objects.select_related("child").order_by("pk")),
         Prefetch("purchases", queryset=Purchase.objects.only("pk", "contact_id", "purchased_at", "total")),
         Prefetch("consents", queryset=ConsentRecord.objects.filter(withdrawn_at__isnull=True).order_by("granted_at")),
+        Prefetch("bonus_accounts", queryset=Account.objects.select_related("program")),
     )
-    return {c.pk: c for c in contacts}
+    found = {c.pk: c for c in contacts}
+    recent = (Entry.objects.filter(account__contact_id__in=list(found))
+              .annotate(contact_id=F("account__contact_id"),
+                        n=Window(RowNumber(), partition_by=F("account__contact_id"),
+                                 order_by=[F("created_at").desc(), F("pk").desc()]))
+              .filter(n__lte=BONUS_HISTORY))
+    for contact in found.values():
+        contact.bonus_recent = []  # type: ignore[attr-defined]
+    for entry in recent:
+        found[entry.contact_id].bonus_recent.append(entry)  # type: ignore[attr-defined]
+    return found
 
 
 def neutral_values(data: dict[str, Any]) -> dict[str, Any]:

@@ -128,3 +128,19 @@ def test_a_deal_moved_by_a_manager_reaches_the_domain_once(crm, live_server):
     finally:
         deal_moved.disconnect(listener)
     assert Contact.objects.count() == 1
+
+
+def test_bonus_balance_and_recent_history_are_on_the_card(crm):
+    from loyalty.services.ledger import ledger_earn, ledger_redeem
+
+    balance_field, history_field = crm.add_contact_field("Бонусы"), crm.add_contact_field("История бонусов")
+    crm.connection.settings["fields"] = {"bonus_balance": balance_field, "bonus_history": history_field}
+    crm.connection.save()
+    contact, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79120000016"]))
+    ledger_earn(contact, 500, reason="Покупка №7", source="purchase", idempotency_key="earn-7")
+    ledger_redeem(contact, "120.50", reason="Оплата заказа №8", source="purchase", idempotency_key="pay-8")
+    drain_outbox()
+    their = crm.their_id(contact)
+    assert crm.card_text(their, balance_field) == "379.50 баллов"
+    history = crm.card_text(their, history_field).splitlines()
+    assert history[0].endswith("-120.50 — Оплата заказа №8") and history[1].endswith("+500 — Покупка №7")

@@ -1,0 +1,1 @@
+"""Loyalty write services: the ledger (``ledger``)."""
