@@ -115,3 +115,19 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.debit_id} ← {self.credit_id}: {self.points}"
+
+
+class GrantLimit(models.Model):
+    """How many points one manual grant or deduction may move, per role (user group). A user
+    gets the highest limit of their groups; superusers have none."""
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="bonus_limit",
+                                 verbose_name=_("role"))
+    max_points = models.DecimalField(_("max points per grant"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("grant limit")
+        verbose_name_plural = _("grant limits")
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.max_points}"

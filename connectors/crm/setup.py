@@ -3,6 +3,7 @@ event kind to a pipeline/stage, map (or create) the card fields the hub writes."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,8 +20,26 @@ CARD_ROLES = {"children": "Дети (имена и даты рождения)", 
               "consent": "Согласия (ПДн, рассылки)", "birth_date": "Дата рождения (если в CRM нет своего поля)"}
 
 
-BOOKING_FIELDS = {"hall": "Бронь: зал (название)", "date": "Бронь: дата", "time": "Бронь: время начала (ЧЧ:ММ)",
-                  "hours": "Бронь: длительность, часов (по умолчанию 2)"}
+@dataclass(frozen=True)
+class Trigger:
+    """A stage where a manager's deal asks the hub for something, with the deal fields that
+    say what (settings: ``<name>_request`` = pipeline/stage, ``<name>_fields`` = role → field)."""
+
+    label: str
+    help: str
+    fields: dict[str, str]
+    required: tuple[str, ...]
+
+
+TRIGGERS = {
+    "booking": Trigger("Этап «запрошена бронь»", "Сделка на этом этапе бронирует зал в хабе; ответ придёт "
+                       "примечанием в сделку.",
+                       {"hall": "Бронь: зал (название)", "date": "Бронь: дата", "time": "Бронь: время начала (ЧЧ:ММ)",
+                        "hours": "Бронь: длительность, часов (по умолчанию 2)"}, ("hall", "date", "time")),
+    "bonus": Trigger("Этап «начислить баллы»", "Сделка на этом этапе начисляет (или списывает, если число "
+                     "отрицательное) баллы её контакту; ответ придёт примечанием в сделку.",
+                     {"points": "Баллы: количество", "reason": "Баллы: причина"}, ("points",)),
+}
 
 
 def _port(connection: Connection) -> Any:
@@ -65,11 +84,12 @@ def catalog_choices(connection: Connection) -> list[tuple[str, str]]:
 
 def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase_deal_per: str,
                      fields: dict[str, str], create_missing: bool = False, catalog_id: str = "",
-                     booking_request: str = "", booking_fields: dict[str, str] | None = None) -> Connection:
+                     triggers: dict[str, str] | None = None,
+                     trigger_fields: dict[str, dict[str, str]] | None = None) -> Connection:
     """``routes``: kind → "pipeline|stage" ("" = do not send); ``fields``: role → field id;
     ``catalog_id``: the CRM product catalog deals link their products to (amoCRM);
-    ``booking_request``: the "pipeline|stage" where a deal asks the hub for a booking, with
-    ``booking_fields`` (hall, date, time, hours → deal field id) holding what to book."""
+    ``triggers``: TRIGGERS name → "pipeline|stage" where deals ask the hub for it, with
+    ``trigger_fields`` (name → role → deal field id) holding what they ask."""
     if catalog_id and catalog_id not in {value for value, _ in catalog_choices(connection)}:
         raise ValidationError({"catalog_id": "This catalog is not in the CRM (load pipelines again?)."})
     valid = {value for value, _ in stage_choices(connection)}
@@ -85,15 +105,21 @@ def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase
     if purchase_deal_per not in ("line", "receipt"):
         raise ValidationError({"purchase_deal_per": "Choose per ticket line or per receipt."})
     mapped = {role: field for role, field in fields.items() if role in CARD_ROLES and field}
-    trigger: dict[str, str] = {}
-    if booking_request:
-        if booking_request not in valid:
-            raise ValidationError({"booking_request": "This stage is not in the CRM (load pipelines again?)."})
-        pipeline, stage = booking_request.split("|", 1)
-        trigger = {"pipeline_id": pipeline, "stage_id": stage}
-    deal_fields = {role: f for role, f in (booking_fields or {}).items() if role in BOOKING_FIELDS and f}
-    if trigger and not {"hall", "date", "time"} <= set(deal_fields):
-        raise ValidationError({"booking_request": "Choose the deal fields with the hall, the date and the time."})
+    asked: dict[str, Any] = {}
+    for name, trigger in TRIGGERS.items():
+        value = (triggers or {}).get(name, "")
+        chosen = {role: f for role, f in ((trigger_fields or {}).get(name) or {}).items()
+                  if role in trigger.fields and f}
+        asked[f"{name}_request"], asked[f"{name}_fields"] = {}, chosen
+        if not value:
+            continue
+        if value not in valid:
+            raise ValidationError({f"{name}_request": "This stage is not in the CRM (load pipelines again?)."})
+        if not set(trigger.required) <= set(chosen):
+            labels = ", ".join(trigger.fields[r] for r in trigger.required)
+            raise ValidationError({f"{name}_request": f"Choose the deal fields: {labels}."})
+        pipeline, stage = value.split("|", 1)
+        asked[f"{name}_request"] = {"pipeline_id": pipeline, "stage_id": stage}
     if create_missing:  # CRM calls outside any transaction: a token refreshed on the way is kept
         port = _port(connection)
         for role, label in CARD_ROLES.items():
@@ -103,7 +129,6 @@ def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase
     with transaction.atomic():
         fresh = Connection.objects.select_for_update().get(pk=connection.pk)
         fresh.settings = {**fresh.settings, "routes": parsed, "purchase_deal_per": purchase_deal_per,
-                          "fields": mapped, "catalog_id": catalog_id, "booking_request": trigger,
-                          "booking_fields": deal_fields}
+                          "fields": mapped, "catalog_id": catalog_id, **asked}
         fresh.save(update_fields=["settings", "updated_at"])
     return fresh

@@ -11,9 +11,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
 from connectors.crm.setup import (
-    BOOKING_FIELDS,
     CARD_ROLES,
     EVENT_KINDS,
+    TRIGGERS,
     catalog_choices,
     crm_catalog_load,
     crm_routing_save,
@@ -37,13 +37,13 @@ class RoutingForm(forms.Form):
             self.fields[f"route_{kind}"] = forms.ChoiceField(label=label, choices=stages, required=False)
         for role, label in CARD_ROLES.items():
             self.fields[f"field_{role}"] = forms.ChoiceField(label=label, choices=fields, required=False)
-        self.fields["booking_request"] = forms.ChoiceField(
-            label="Этап «запрошена бронь»", choices=[("", "— не бронировать из CRM —"), *stage_choices(connection)],
-            required=False, help_text="Сделка, перенесённая на этот этап, бронирует зал в хабе; ответ придёт "
-                                      "примечанием в сделку.")
         deal_fields = [("", "— не задано —"), *field_choices(connection, "deal")]
-        for role, label in BOOKING_FIELDS.items():
-            self.fields[f"booking_{role}"] = forms.ChoiceField(label=label, choices=deal_fields, required=False)
+        for name, trigger in TRIGGERS.items():
+            self.fields[f"{name}_request"] = forms.ChoiceField(
+                label=trigger.label, choices=[("", "— не использовать —"), *stage_choices(connection)],
+                required=False, help_text=trigger.help)
+            for role, label in trigger.fields.items():
+                self.fields[f"{name}_{role}"] = forms.ChoiceField(label=label, choices=deal_fields, required=False)
         catalogs = catalog_choices(connection)
         if catalogs:
             self.fields["catalog_id"] = forms.ChoiceField(
@@ -69,11 +69,12 @@ def crm_routing(request: HttpRequest, pk: int) -> HttpResponse:
         initial[f"route_{kind}"] = f"{route['pipeline_id']}|{route['stage_id']}"
     for role, field in (settings.get("fields") or {}).items():
         initial[f"field_{role}"] = str(field)
-    trigger = settings.get("booking_request") or {}
-    if trigger:
-        initial["booking_request"] = f"{trigger['pipeline_id']}|{trigger['stage_id']}"
-    for role, field in (settings.get("booking_fields") or {}).items():
-        initial[f"booking_{role}"] = str(field)
+    for name in TRIGGERS:
+        asked = settings.get(f"{name}_request") or {}
+        if asked:
+            initial[f"{name}_request"] = f"{asked['pipeline_id']}|{asked['stage_id']}"
+        for role, field in (settings.get(f"{name}_fields") or {}).items():
+            initial[f"{name}_{role}"] = str(field)
     form = RoutingForm(connection, request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -82,8 +83,8 @@ def crm_routing(request: HttpRequest, pk: int) -> HttpResponse:
                              routes={k: data[f"route_{k}"] for k in EVENT_KINDS},
                              fields={r: data[f"field_{r}"] for r in CARD_ROLES},
                              create_missing=data["create_missing"], catalog_id=data.get("catalog_id", ""),
-                             booking_request=data["booking_request"],
-                             booking_fields={r: data[f"booking_{r}"] for r in BOOKING_FIELDS})
+                             triggers={n: data[f"{n}_request"] for n in TRIGGERS},
+                             trigger_fields={n: {r: data[f"{n}_{r}"] for r in t.fields} for n, t in TRIGGERS.items()})
         except (ValidationError, SyncError) as exc:
             messages.error(request, f"Не сохранено: {exc}")
         else:

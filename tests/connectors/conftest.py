@@ -124,8 +124,10 @@ class Crm:
         """A manager drags the deal to another stage, with ``fields`` (their id → text) filled in."""
         fields = fields or {}
         if self.system == "amocrm":
-            spec = {"id": int(external_id), "status_id": int(stage_id), "pipeline_id": int(pipeline_id),
-                    "custom_fields_values": [{"field_id": int(f), "values": [{"value": v}]} for f, v in fields.items()]}
+            spec = {"id": int(external_id), "status_id": int(stage_id), "pipeline_id": int(pipeline_id)}
+            if fields:
+                spec["custom_fields_values"] = [{"field_id": int(f), "values": [{"value": v}]}
+                                                for f, v in fields.items()]
         else:
             spec = {"ID": int(external_id), "STAGE_ID": stage_id, **fields}
         requests.post(f"{self.emulator.url}/_emulator/faults", json={"move_deal": spec}, timeout=5)

@@ -42,3 +42,25 @@ def test_a_stage_that_is_not_in_the_crm_is_refused(admin_client, amo):
 def test_connection_page_links_to_the_set_up(admin_client, amo):
     page = admin_client.get(reverse("admin:hub_connection_change", args=[amo.pk])).content.decode()
     assert reverse("crm_routing", args=[amo.pk]) in page
+
+
+def test_deal_triggers_are_configured_with_their_fields_and_refused_without_them(admin_client, amo, amo_emulator):
+    amo_emulator.app.custom_fields["leads"] += [{"id": 880001, "name": "Зал", "type": "text"},
+                                                {"id": 880002, "name": "Дата", "type": "text"},
+                                                {"id": 880003, "name": "Время", "type": "text"},
+                                                {"id": 880004, "name": "Баллы", "type": "numeric"}]
+    url = reverse("crm_routing", args=[amo.pk])
+    page = admin_client.post(url, {"load": "1"}, follow=True).content.decode()
+    assert "Этап «запрошена бронь»" in page and "Баллы: количество" in page
+    incomplete = admin_client.post(url, {"purchase_deal_per": "line", "booking_request": "3004|30041",
+                                         "booking_hall": "880001"})
+    assert "Choose the deal fields" in incomplete.content.decode()
+    saved = admin_client.post(url, {"purchase_deal_per": "line", "booking_request": "3004|30041",
+                                    "booking_hall": "880001", "booking_date": "880002", "booking_time": "880003",
+                                    "bonus_request": "3001|30012", "bonus_points": "880004"}, follow=True)
+    assert "Маршрутизация сохранена" in saved.content.decode()
+    settings = Connection.objects.get(pk=amo.pk).settings
+    assert settings["booking_request"] == {"pipeline_id": "3004", "stage_id": "30041"}
+    assert settings["booking_fields"] == {"hall": "880001", "date": "880002", "time": "880003"}
+    assert settings["bonus_request"] == {"pipeline_id": "3001", "stage_id": "30012"}
+    assert settings["bonus_fields"] == {"points": "880004"}

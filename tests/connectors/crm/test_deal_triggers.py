@@ -1,6 +1,7 @@
-"""Bookings and CRMs, both emulators over HTTP: a deal moved to "booking requested" books a
-hall and gets the answer as a note; a clash answers with free times; hub bookings become
-deals with product rows; Lime preorders become deals."""
+"""Deals that ask the hub for something, and bookings as deals, both emulators over HTTP: a
+deal moved to "booking requested" books a hall and gets the answer as a note (a clash
+answers with free times); a deal moved to "grant bonuses" grants them once, within the
+CRM limit; hub bookings become deals with product rows; Lime preorders become deals."""
 
 import datetime as dt
 from decimal import Decimal
@@ -129,3 +130,35 @@ def test_a_preorder_made_in_lime_becomes_a_deal_in_the_preorder_pipeline(crm, li
     route = crm.connection.settings["routes"]["preorder"]
     assert (deal["pipeline_id"], deal["stage_id"]) == (str(route["pipeline_id"]), str(route["stage_id"]))
     assert deal["title"].startswith("Предзаказ №")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deal_moved_to_grant_bonuses_grants_once_within_the_crm_limit(crm, live_server):
+    from loyalty.models import Account, Entry
+
+    points, reason = crm.add_deal_field("Баллы", "points"), crm.add_deal_field("Причина", "reason")
+    pipeline, stage = _stage(crm, 1)
+    crm.connection.refresh_from_db()
+    crm.connection.settings.update(bonus_request={"pipeline_id": pipeline, "stage_id": stage},
+                                   bonus_fields={"points": points, "reason": reason}, bonus_max_grant=500)
+    crm.connection.save()
+    crm.hook_to(live_server)
+    anna, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79160000004"]))
+    drain_outbox()
+    deal = _deal_for(crm, anna, "Компенсация")
+    big = _deal_for(crm, anna, "Слишком щедро")
+    crm.move_deal(deal, pipeline, stage, {points: "300", reason: "Компенсация за сломанный аттракцион"})
+    # The deal reaching the stage again (moved away and back): not a second grant.
+    from hub.services.deals import CrmDealView
+    from loyalty.services.grants import bonus_from_crm_deal
+
+    assert bonus_from_crm_deal(crm.connection, CrmDealView.from_neutral(crm.port.get_deal(deal))) is None
+    crm.move_deal(big, pipeline, stage, {points: "5000"})
+    drain_outbox()
+    [entry] = Entry.objects.all()
+    assert (entry.points, entry.source, entry.reason) == (300, "crm", "Компенсация за сломанный аттракцион")
+    assert Account.objects.get(contact=anna).balance == 300
+    notes = crm.notes()
+    assert "Хаб: начислено 300.00 баллов. Баланс: 300.00." in notes
+    assert any("уже проведены" in n for n in notes)
+    assert any("больше лимита для CRM (500.00 баллов" in n for n in notes)
