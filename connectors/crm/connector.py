@@ -14,6 +14,7 @@ from bookings.models import Booking, Preorder
 from connectors.base.connector import Connector
 from connectors.crm import cards
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort, CrmProduct
+from connectors.crm.setup import TRIGGERS
 from hub.models import Connection, Contact, CrmDealState, ExternalRef, Inbox, Outbox, Pass, Purchase
 from hub.services.contacts import ContactData, contact_upsert
 from hub.services.deals import CrmDealView, crm_deal_seen, crm_deals_created
@@ -306,15 +307,21 @@ class CrmConnector(Connector):
             return None
         if row.kind in ("crm.contact.add", "crm.contact.update"):
             return self.adapter(row.connection).get_contact(external_id)
-        if row.kind in DEAL_FETCHED and not self._our_new_deal(row):
+        if row.kind in DEAL_FETCHED and not self._skip_new_deal(row):
             return self.adapter(row.connection).get_deal(external_id)
         return None
 
     @staticmethod
-    def _our_new_deal(row: Inbox) -> bool:
-        """A deal we created ourselves is announced back by the CRM: not worth a read."""
-        return row.kind == "crm.deal.add" and ExternalRef.objects.filter(
-            connection=row.connection, kind__in=DEAL_REF_KINDS, external_id=str(row.payload["id"])).exists()
+    def _skip_new_deal(row: Inbox) -> bool:
+        """A new deal is read only when a deal-trigger stage is configured (a deal can be
+        created right in it) and it is not one we created ourselves: a bulk sync of passes
+        announces thousands of our own deals back, and each read costs rate limit."""
+        if row.kind != "crm.deal.add":
+            return False
+        if not any(row.connection.settings.get(f"{name}_request") for name in TRIGGERS):
+            return True  # nobody listens for new deals: their first move is read instead
+        return ExternalRef.objects.filter(connection=row.connection, kind__in=DEAL_REF_KINDS,
+                                          external_id=str(row.payload["id"])).exists()
 
     def handle_inbox(self, row: Inbox, fetched: Any = None) -> None:
         connection, payload = row.connection, row.payload
