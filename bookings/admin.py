@@ -25,7 +25,7 @@ from bookings.services import (
     booking_save,
     preorder_changed,
 )
-from hub.models import Contact
+from hub.models import Contact, ExternalRef
 from hub.services.contacts import ContactData, contact_upsert
 
 
@@ -112,11 +112,16 @@ class BookingAdmin(admin.ModelAdmin):
     list_filter = ("status", "reservations__resource")
     search_fields = ("contact__phone", "contact__last_name", "contact__first_name", "comment")
     autocomplete_fields = ("contact", "children")
-    readonly_fields = ("total", "preorder")
+    readonly_fields = ("total", "preorder", "crm_deals")
     inlines = [BookingLineInline]
     date_hierarchy = "starts_at"
     actions = ["cancel_bookings"]
     change_list_template = "admin/bookings/booking/change_list.html"
+
+    @admin.display(description="Сделки в CRM")
+    def crm_deals(self, obj: Booking) -> str:
+        refs = ExternalRef.objects.filter(kind="booking", local_id=obj.pk).select_related("connection")
+        return ", ".join(f"{ref.connection.name}: {ref.external_id}" for ref in refs) or "—"
 
     def get_urls(self) -> list[Any]:
         return [path("calendar/", self.admin_site.admin_view(self.calendar_view), name="bookings_calendar"),

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HUB_VAR_DIR", BASE_DIR / "var"))
@@ -161,6 +162,9 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "hub.tasks.outbox_drain_task", "schedule": 5.0},
     "inbox-retry": {"task": "hub.tasks.inbox_retry_task", "schedule": 60.0},
     "connections-pull": {"task": "hub.tasks.connections_pull_due_task", "schedule": 10.0},
+    # Daily, in UTC: 00:05 and 09:00 Moscow time (the jobs use the venue's local date).
+    "loyalty-expire": {"task": "loyalty.expire", "schedule": crontab(hour=21, minute=5)},
+    "loyalty-birthdays": {"task": "loyalty.birthday_bonuses", "schedule": crontab(hour=6, minute=0)},
 }
 
 # Sync engine knobs (see hub/services/outbox.py).

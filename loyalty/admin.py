@@ -14,13 +14,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from hub.models import Contact
-from loyalty.models import Account, Entry, GrantLimit, Program
+from loyalty.models import Account, BirthdayBonus, Entry, GrantLimit, Program
 from loyalty.services.grants import bonus_grant, grant_limit_for
 
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "expiry_days", "lock_days", "max_redeem_share", "active")
+
+
+@admin.register(BirthdayBonus)
+class BirthdayBonusAdmin(admin.ModelAdmin):
+    list_display = ("program", "points", "days_before", "children", "expiry_days", "active")
 
 
 @admin.register(GrantLimit)

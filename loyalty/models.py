@@ -131,3 +131,23 @@ class GrantLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group}: {self.max_points}"
+
+
+class BirthdayBonus(models.Model):
+    """Points on (or before) a client's birthday, and their children's; granted by a daily
+    job, once per person per year."""
+
+    program = models.OneToOneField(Program, on_delete=models.CASCADE, related_name="birthday_bonus",
+                                   verbose_name=_("program"))
+    points = models.DecimalField(_("points"), max_digits=14, decimal_places=2)
+    days_before = models.PositiveIntegerField(_("days before the birthday"), default=0)
+    children = models.BooleanField(_("children too"), default=True)
+    expiry_days = models.PositiveIntegerField(_("points live, days"), null=True, blank=True, default=30)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("birthday bonus")
+        verbose_name_plural = _("birthday bonuses")
+
+    def __str__(self) -> str:
+        return f"{self.program}: {self.points}"

@@ -1,0 +1,90 @@
+"""Loyalty reads: which contacts a filter picks (mass accrual, birthday bonuses) and what a
+client holds (balance and recent history, for cards, bots and the cabinet)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from hub.models import Connection, Contact, CrmDealState, ExternalRef
+from loyalty.models import Account, Entry, Program
+
+
+@dataclass
+class ContactFilter:
+    """What an operator composes for a mass accrual. Empty fields do not filter."""
+
+    category: str = ""
+    birth_month: int | None = None
+    not_visited_days: int | None = None  # no pass for N days (or never)
+    visited_within_days: int | None = None
+    deal_connection: Connection | None = None  # contacts of CRM deals…
+    deal_pipeline: str = ""  # …in this pipeline
+    deal_stage: str = ""  # …and stage
+    deal_from: dt.date | None = None  # …last seen changing in this date range
+    deal_to: dt.date | None = None
+
+
+def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> QuerySet[Contact]:
+    now = now or timezone.now()
+    rows = Contact.objects.filter(merged_into__isnull=True)
+    if spec.category:
+        rows = rows.filter(category=spec.category)
+    if spec.birth_month:
+        rows = rows.filter(birth_date__month=spec.birth_month)
+    if spec.not_visited_days is not None:
+        cutoff = now - dt.timedelta(days=spec.not_visited_days)
+        rows = rows.filter(Q(last_pass_at__isnull=True) | Q(last_pass_at__lt=cutoff))
+    if spec.visited_within_days is not None:
+        rows = rows.filter(last_pass_at__gte=now - dt.timedelta(days=spec.visited_within_days))
+    if spec.deal_connection is not None:
+        deals = CrmDealState.objects.filter(connection=spec.deal_connection)
+        if spec.deal_pipeline:
+            deals = deals.filter(pipeline_id=spec.deal_pipeline)
+        if spec.deal_stage:
+            deals = deals.filter(stage_id=spec.deal_stage)
+        if spec.deal_from:
+            deals = deals.filter(updated_at__date__gte=spec.deal_from)
+        if spec.deal_to:
+            deals = deals.filter(updated_at__date__lte=spec.deal_to)
+        their = deals.annotate(their_contact=KT("data__contact_id")).values("their_contact")
+        rows = rows.filter(pk__in=ExternalRef.objects.filter(connection=spec.deal_connection, kind="contact",
+                                                             external_id__in=their).values("local_id"))
+    return rows
+
+
+def birthdays_on(day: dt.date) -> Q:
+    """Born on ``day``'s month and day; on 28 February of a common year also those born on
+    29 February (their birthday that year)."""
+    match = Q(birth_date__month=day.month, birth_date__day=day.day)
+    if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+        match |= Q(birth_date__month=2, birth_date__day=29)
+    return match
+
+
+@dataclass(frozen=True)
+class Balance:
+    total: Decimal
+    expiring_30_days: Decimal
+
+
+def balance_for(contact: Contact, program: Program | None = None, now: dt.datetime | None = None) -> Balance:
+    now = now or timezone.now()
+    accounts = Account.objects.filter(contact=contact, **({"program": program} if program else {}))
+    total = accounts.aggregate(total=Coalesce(Sum("balance"), Value(Decimal(0)), output_field=DecimalField()))
+    from loyalty.services.ledger import credits_with_remaining  # the one FIFO arithmetic
+
+    expiring = sum((c.remaining for a in accounts for c in credits_with_remaining(a)
+                    .filter(expires_at__gt=now, expires_at__lte=now + dt.timedelta(days=30))), Decimal(0))
+    return Balance(total=total["total"], expiring_30_days=expiring)
+
+
+def history_for(contact: Contact, limit: int = 10) -> list[Entry]:
+    return list(Entry.objects.filter(account__contact=contact).order_by("-created_at", "-pk")[:limit])
