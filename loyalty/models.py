@@ -21,6 +21,9 @@ class Program(models.Model):
                                               help_text=_("Empty: earned points never expire."))
     lock_days = models.PositiveIntegerField(_("points locked for returns, days"), default=0,
                                             help_text=_("Earned points can be spent only after this many days."))
+    earn_percent = models.DecimalField(_("points per purchase, % of the amount"), max_digits=5, decimal_places=2,
+                                       default=Decimal("0"),
+                                       help_text=_("For products without a category rate. 0: purchases earn nothing."))
     max_redeem_share = models.DecimalField(_("max share of an order payable by points, %"), max_digits=5,
                                            decimal_places=2, default=Decimal("50"))
     active = models.BooleanField(_("active"), default=True)
@@ -151,3 +154,21 @@ class BirthdayBonus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.program}: {self.points}"
+
+
+class CategoryRate(models.Model):
+    """Points for a product category (and its subcategories), % of the line amount."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="category_rates",
+                                verbose_name=_("program"))
+    category = models.ForeignKey("hub.ProductCategory", on_delete=models.CASCADE, related_name="+",
+                                 verbose_name=_("product category"))
+    percent = models.DecimalField(_("points, % of the amount"), max_digits=5, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("category rate")
+        verbose_name_plural = _("category rates")
+        constraints = [models.UniqueConstraint(fields=["program", "category"], name="uniq_category_rate")]
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.percent}%"

@@ -8,13 +8,29 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from hub.models import Connection, Contact, CrmDealState, ExternalRef
+from hub.services.money import money
 from loyalty.models import Account, Entry, Program
+
+CREDIT_KINDS = (Entry.Kind.EARN, Entry.Kind.ADJUST, Entry.Kind.REFUND)
+
+
+def credits_with_remaining(account: Account) -> QuerySet[Entry]:
+    return (Entry.objects.filter(account=account, kind__in=CREDIT_KINDS, points__gt=0)
+            .annotate(used=Coalesce(Sum("taken__points"), Value(Decimal(0)), output_field=DecimalField()))
+            .annotate(remaining=F("points") - F("used")).filter(remaining__gt=0))
+
+
+def spendable_credits(account: Account, now: dt.datetime, include_locked: bool = False) -> list[Entry]:
+    rows = credits_with_remaining(account).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    if not include_locked:
+        rows = rows.filter(Q(available_at__isnull=True) | Q(available_at__lte=now))
+    return list(rows.order_by(F("expires_at").asc(nulls_last=True), "created_at", "pk"))
 
 
 @dataclass
@@ -79,8 +95,6 @@ def balance_for(contact: Contact, program: Program | None = None, now: dt.dateti
     now = now or timezone.now()
     accounts = Account.objects.filter(contact=contact, **({"program": program} if program else {}))
     total = accounts.aggregate(total=Coalesce(Sum("balance"), Value(Decimal(0)), output_field=DecimalField()))
-    from loyalty.services.ledger import credits_with_remaining  # the one FIFO arithmetic
-
     expiring = sum((c.remaining for a in accounts for c in credits_with_remaining(a)
                     .filter(expires_at__gt=now, expires_at__lte=now + dt.timedelta(days=30))), Decimal(0))
     return Balance(total=total["total"], expiring_30_days=expiring)
@@ -88,3 +102,11 @@ def balance_for(contact: Contact, program: Program | None = None, now: dt.dateti
 
 def history_for(contact: Contact, limit: int = 10) -> list[Entry]:
     return list(Entry.objects.filter(account__contact=contact).order_by("-created_at", "-pk")[:limit])
+
+
+def spendable_points(contact: Contact, program: Program, now: dt.datetime | None = None) -> Decimal:
+    """What can be paid with now: not expired, not locked for returns."""
+    account = Account.objects.filter(contact=contact, program=program).first()
+    if account is None:
+        return Decimal(0)
+    return money(sum((c.remaining for c in spendable_credits(account, now or timezone.now())), Decimal(0)))

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 
 from hub.models import Card, Connection, Contact, Pass, Product, Purchase, PurchaseLine, ServicePoint
 from hub.services.contacts import contact_snapshot
@@ -37,6 +38,10 @@ def _touch(contact: Contact | None, field: str, when: dt.datetime, origin: Conne
     if moved:
         contact.refresh_from_db()
         outbox_publish("contact.upsert", "contact", contact.pk, contact_snapshot(contact), origin=origin)
+
+
+# sender=Purchase; purchase=Purchase, created=bool. Sent again when a receipt is re-recorded.
+purchase_recorded = Signal()
 
 
 @transaction.atomic
@@ -79,6 +84,9 @@ def purchase_record(
     _touch(contact, "last_purchase_at", purchased_at, connection)
     if created:
         outbox_publish("purchase.created", "purchase", purchase.pk, {"id": purchase.pk}, origin=connection)
+    # Loyalty earns (or, for a refund, reverses) inside this transaction: if it fails, the
+    # purchase is not half-recorded and the source retries it.
+    purchase_recorded.send(sender=Purchase, purchase=purchase, created=created)
     return purchase, created
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -17,8 +17,7 @@ from hub.models import Contact
 from hub.services.contacts import contact_publish
 from hub.services.money import money
 from loyalty.models import Account, Allocation, Entry, Program
-
-CREDIT_KINDS = (Entry.Kind.EARN, Entry.Kind.ADJUST, Entry.Kind.REFUND)
+from loyalty.selectors import CREDIT_KINDS, credits_with_remaining, spendable_credits
 
 
 class InsufficientPoints(ValidationError):
@@ -58,19 +57,6 @@ def _replay(key: str, account: Account, points: Decimal) -> Entry | None:
     if entry is not None and (entry.account_id != account.pk or entry.points != points):
         raise ValidationError({"idempotency_key": f"Ключ {key!r} уже использован для другой операции."})
     return entry
-
-
-def credits_with_remaining(account: Account) -> QuerySet[Entry]:
-    return (Entry.objects.filter(account=account, kind__in=CREDIT_KINDS, points__gt=0)
-            .annotate(used=Coalesce(Sum("taken__points"), Value(Decimal(0)), output_field=DecimalField()))
-            .annotate(remaining=F("points") - F("used")).filter(remaining__gt=0))
-
-
-def _spendable(account: Account, now: dt.datetime, include_locked: bool = False) -> list[Entry]:
-    rows = credits_with_remaining(account).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    if not include_locked:
-        rows = rows.filter(Q(available_at__isnull=True) | Q(available_at__lte=now))
-    return list(rows.order_by(F("expires_at").asc(nulls_last=True), "created_at", "pk"))
 
 
 def _take(debit: Entry, credits: list[Entry], amount: Decimal) -> None:
@@ -132,7 +118,7 @@ def _debit(contact: Contact, amount: Decimal, *, kind: str, reason: str, source:
         account = _locked_account(contact, program)
         if (seen := _replay(key, account, -amount)) is not None:
             return seen
-        credits = _spendable(account, now, include_locked)
+        credits = spendable_credits(account, now, include_locked)
         available = sum((c.remaining for c in credits), Decimal(0))
         if amount > available:
             raise InsufficientPoints(available, amount)

@@ -1,0 +1,125 @@
+"""Points from purchases in any channel, and paying with points: a quote ("calculate")
+before the order is confirmed, and an idempotent "confirm" that redeems and earns."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from hub.models import Contact, Product, ProductCategory, Purchase
+from hub.services.money import money
+from loyalty.models import CategoryRate, Entry, Program
+from loyalty.selectors import spendable_points
+from loyalty.services.ledger import ledger_earn, ledger_redeem, ledger_refund, program_default
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product: Product | None
+    amount: Decimal  # what the line costs, before points
+
+
+def _rates(program: Program) -> dict[int, Decimal]:
+    return dict(CategoryRate.objects.filter(program=program).values_list("category_id", "percent"))
+
+
+def _rate(program: Program, rates: dict[int, Decimal], category: ProductCategory | None) -> Decimal:
+    """The nearest category up the tree with a rate, else the program's."""
+    seen = set()
+    while category is not None and category.pk not in seen:
+        if category.pk in rates:
+            return rates[category.pk]
+        seen.add(category.pk)
+        category = category.parent
+    return program.earn_percent
+
+
+def points_to_earn(lines: list[OrderLine], program: Program | None = None, paid_share: Decimal = Decimal(1),
+                   ) -> Decimal:
+    """``paid_share``: the part of the order paid in money (points do not earn points)."""
+    program = program or program_default()
+    rates = _rates(program)
+    total = sum((money(line.amount) * _rate(program, rates, line.product.category if line.product else None)
+                 / 100 for line in lines), Decimal(0))
+    return money(total * paid_share)
+
+
+@dataclass(frozen=True)
+class Quote:
+    total: Decimal
+    max_points: Decimal  # payable by points now: the balance, capped by the program's share
+    earn_points: Decimal  # earned if paid fully in money
+    balance: Decimal
+
+
+def order_calculate(contact: Contact, lines: list[OrderLine], program: Program | None = None) -> Quote:
+    program = program or program_default()
+    total = money(sum((money(line.amount) for line in lines), Decimal(0)))
+    spendable = spendable_points(contact, program)
+    cap = money(total * program.max_redeem_share / 100)
+    return Quote(total=total, max_points=min(spendable, cap), earn_points=points_to_earn(lines, program),
+                 balance=spendable)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    redeemed: Entry | None
+    earned: Entry | None
+
+
+def order_confirm(contact: Contact, order_ref: str, lines: list[OrderLine], redeem_points: Decimal | int | str = 0,
+                  *, program: Program | None = None, source: str = Entry.Source.PURCHASE) -> Confirmation:
+    """Pay ``redeem_points`` of the order with points and earn on the rest; the same
+    ``order_ref`` confirmed again returns what was done the first time."""
+    program = program or program_default()
+    redeem = money(Decimal(str(redeem_points)))
+    if redeem < 0:
+        raise ValidationError({"points": "Баллы к оплате не могут быть отрицательными."})
+    with transaction.atomic():
+        done = {e.idempotency_key: e for e in Entry.objects.filter(
+            idempotency_key__in=[f"order:{order_ref}:redeem", f"order:{order_ref}:earn"])}
+        if done:
+            return Confirmation(done.get(f"order:{order_ref}:redeem"), done.get(f"order:{order_ref}:earn"))
+        quote = order_calculate(contact, lines, program)
+        if redeem > quote.max_points:
+            raise ValidationError({"points": f"Баллами можно оплатить не больше {quote.max_points} "
+                                             f"(доступно {quote.balance}, до {program.max_redeem_share}% заказа)."})
+        redeemed = ledger_redeem(contact, redeem, reason=f"Оплата заказа {order_ref}", source=source,
+                                 idempotency_key=f"order:{order_ref}:redeem", program=program,
+                                 source_ref=order_ref) if redeem else None
+        paid_share = (quote.total - redeem) / quote.total if quote.total else Decimal(0)
+        earn = points_to_earn(lines, program, paid_share)
+        earned = ledger_earn(contact, earn, reason=f"Заказ {order_ref}", source=source, program=program,
+                             idempotency_key=f"order:{order_ref}:earn", source_ref=order_ref) if earn > 0 else None
+    return Confirmation(redeemed, earned)
+
+
+def purchase_earn(purchase: Purchase) -> Entry | None:
+    """Points for a paid receipt (once, however often it is re-recorded); a refunded receipt
+    takes back what is left of them."""
+    if purchase.contact_id is None:
+        return None
+    key = f"purchase:{purchase.pk}"
+    if purchase.status == Purchase.Status.REFUNDED:
+        if Entry.objects.filter(idempotency_key=key).exists():
+            return ledger_refund(key, reason=f"Возврат покупки {purchase.number or purchase.pk}",
+                                 idempotency_key=f"{key}:refund")
+        return None
+    lines = [OrderLine(line.product, line.amount) for line in purchase.lines.select_related("product__category")]
+    earn = points_to_earn(lines)
+    if earn <= 0:
+        return None
+    return ledger_earn(purchase.contact, earn, reason=f"Покупка {purchase.number or purchase.pk}",
+                       source=Entry.Source.PURCHASE, idempotency_key=key, source_ref=str(purchase.pk),
+                       now=purchase.purchased_at)
+
+
+def on_purchase_recorded(sender: Any, purchase: Purchase, created: bool, **kwargs: Any) -> None:
+    purchase_earn(purchase)
