@@ -34,7 +34,8 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: setup
-	cd bench && ../$(BIN)/python outbox_drain.py && ../$(BIN)/python lime_backfill.py && ../$(BIN)/python crm_sync.py
+	cd bench && ../$(BIN)/python outbox_drain.py && ../$(BIN)/python lime_backfill.py && ../$(BIN)/python crm_sync.py \
+	  && ../$(BIN)/python bonuses.py
 
 clean:
 	rm -rf $(VENV) var
