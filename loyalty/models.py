@@ -21,7 +21,7 @@ class Program(models.Model):
                                               help_text=_("Empty: earned points never expire."))
     lock_days = models.PositiveIntegerField(_("points locked for returns, days"), default=0,
                                             help_text=_("Earned points can be spent only after this many days."))
-    earn_percent = models.DecimalField(_("points per purchase, % of the amount"), max_digits=5, decimal_places=2,
+    earn_percent = models.DecimalField(_("points per purchase, percent of the amount"), max_digits=5, decimal_places=2,
                                        default=Decimal("0"),
                                        help_text=_("For products without a category rate. 0: purchases earn nothing."))
     max_redeem_share = models.DecimalField(_("max share of an order payable by points, %"), max_digits=5,
@@ -163,7 +163,7 @@ class CategoryRate(models.Model):
                                 verbose_name=_("program"))
     category = models.ForeignKey("hub.ProductCategory", on_delete=models.CASCADE, related_name="+",
                                  verbose_name=_("product category"))
-    percent = models.DecimalField(_("points, % of the amount"), max_digits=5, decimal_places=2)
+    percent = models.DecimalField(_("points, percent of the amount"), max_digits=5, decimal_places=2)
 
     class Meta:
         verbose_name = _("category rate")
