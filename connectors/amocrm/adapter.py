@@ -56,27 +56,35 @@ class AmoCRMAdapter:
 
     def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
         written = self._write("leads", [(k, mapping.deal_to_amo(d, self.field_ids, ext)) for k, d, ext in items])
-        for key, deal, _ in items:
-            if key in written.ids and key not in written.errors:
-                try:
-                    self._link_products(written.ids[key], deal)
-                except SyncError as exc:  # the deal exists: keep it, report the rows' failure
-                    written.errors[key] = exc
+        linked = [(key, written.ids[key], deal) for key, deal, _ in items
+                  if key in written.ids and key not in written.errors]
+        for key, error in self._link_products(linked).items():
+            written.errors[key] = error  # the deal exists: kept; its product rows are retried
         return written
 
     def _catalog(self) -> int | None:
         catalog = self.connection.settings.get("catalog_id")
         return int(catalog) if catalog else None
 
-    def _link_products(self, lead_id: str, deal: CrmDeal) -> None:
-        """Links the deal to its catalog elements; linking the same element again sets its
-        quantity, so a changed preorder is re-linked, not doubled."""
+    def _link_products(self, deals: list[tuple[str, str, CrmDeal]]) -> dict[str, Exception]:
+        """Deals to their catalog elements with the bulk ``POST /leads/link`` (one request for
+        many deals, not one each); linking an element again sets its quantity, so a changed
+        preorder is re-linked, not doubled."""
         catalog = self._catalog()
-        links = [{"to_entity_id": int(row.external_product_id), "to_entity_type": "catalog_elements",
-                  "metadata": {"quantity": float(row.quantity), "catalog_id": catalog}}
-                 for row in deal.products if row.external_product_id]
-        if catalog and links:
-            self.client.send("POST", f"/api/v4/leads/{int(lead_id)}/link", links)
+        if not catalog:
+            return {}
+        links = [(key, {"entity_id": int(lead_id), "to_entity_id": int(row.external_product_id),
+                        "to_entity_type": "catalog_elements",
+                        "metadata": {"quantity": float(row.quantity), "catalog_id": catalog}})
+                 for key, lead_id, deal in deals for row in deal.products if row.external_product_id]
+        errors: dict[str, Exception] = {}
+        for start in range(0, len(links), self.batch):
+            chunk = links[start:start + self.batch]
+            try:
+                self.client.send("POST", "/api/v4/leads/link", [body for _, body in chunk])
+            except SyncError as exc:
+                errors.update({key: exc for key, _ in chunk})
+        return errors
 
     def create_products(self, items: list[tuple[str, CrmProduct]]) -> Written:
         catalog = self._catalog()

@@ -170,6 +170,7 @@ class AmoCRMEmulator(Emulator):
             Rule("/api/v4/leads/pipelines", endpoint="ep_pipelines", methods=["GET"]),
             Rule("/api/v4/leads/custom_fields", endpoint="ep_lead_fields", methods=["GET", "POST"]),
             Rule("/api/v4/leads/<int:entity_id>", endpoint="ep_lead_one", methods=["GET", "PATCH"]),
+            Rule("/api/v4/leads/link", endpoint="ep_leads_link", methods=["POST"]),
             Rule("/api/v4/leads/<int:entity_id>/link", endpoint="ep_lead_link", methods=["POST"]),
             Rule("/api/v4/leads/<int:entity_id>/notes", endpoint="ep_lead_notes", methods=["POST"]),
             Rule("/api/v4/catalogs", endpoint="ep_catalogs", methods=["GET"]),
@@ -393,16 +394,34 @@ class AmoCRMEmulator(Emulator):
     def ep_pipelines(self, request: Request) -> Response:
         return hal({"_total_items": len(self.pipelines), "_embedded": {"pipelines": self.pipelines}})
 
+    def ep_leads_link(self, request: Request) -> Response:
+        """Bulk linking: each item names its lead in ``entity_id``."""
+        items = self._json(request)
+        if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
+            return problem(400, "Bad Request", f"Request body must be an array of 1..{MAX_BATCH} links")
+        with self.lock:
+            missing = [i for i in items if not isinstance(i, dict) or int(i.get("entity_id") or 0) not in self.leads]
+            if missing:
+                return problem(400, "Bad Request", "Lead not found", [{"request_id": "0", "errors": [
+                    {"code": "NotFound", "path": "entity_id", "detail": "Entity not found"}]}])
+            for item in items:
+                self._link(int(item["entity_id"]), {k: v for k, v in item.items() if k != "entity_id"})
+        return hal({"_embedded": {"links": items}})
+
+    def _link(self, lead_id: int, item: dict[str, Any]) -> None:
+        """Linking an element again updates its quantity."""
+        self.links = [link for link in self.links if (link["lead_id"], link.get("to_entity_id")) !=
+                      (lead_id, item.get("to_entity_id"))]
+        self.links.append({"lead_id": lead_id, **item})
+
     def ep_lead_link(self, request: Request, entity_id: int) -> Response:
         items = self._json(request)
         if entity_id not in self.leads or not isinstance(items, list):
             return problem(404 if entity_id not in self.leads else 400, "Bad Request", "Lead not found or bad body")
         with self.lock:
             for item in items:
-                if isinstance(item, dict):  # linking an element again updates its quantity
-                    self.links = [link for link in self.links if (link["lead_id"], link.get("to_entity_id")) !=
-                                  (entity_id, item.get("to_entity_id"))]
-                    self.links.append({"lead_id": entity_id, **item})
+                if isinstance(item, dict):
+                    self._link(entity_id, item)
         return hal({"_embedded": {"links": items}})
 
     def _notes(self, request: Request, entity: str, store: dict[int, dict[str, Any]], entity_id: int) -> Response:

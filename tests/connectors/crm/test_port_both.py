@@ -32,14 +32,15 @@ def _products_in_crm(crm):
 def test_a_hub_product_becomes_one_crm_product_reused_by_every_deal(crm):
     contact, _ = contact_upsert(ContactData(first_name="Олег", phones=["+79120000011"]))
     ticket = product_upsert(name="Взрослый билет", base_price="1500")
-    for _ in range(2):
-        purchase_record(purchased_at=timezone.now(), contact=contact,
-                        lines=[LineData(product=ticket, price=Decimal(1500))])
+    line = LineData(product=ticket, price=Decimal(1500))
+    purchase_record(purchased_at=timezone.now(), contact=contact, lines=[line, line])  # two lines: two deals
     drain_outbox()
     per_deal, products = _products_in_crm(crm)
     assert len(products) == 1  # made once…
     their_product = ExternalRef.objects.get(connection=crm.connection, kind="product", local_id=ticket.pk)
     assert sorted(per_deal.values()) == [[int(their_product.external_id)]] * 2  # …and both deals point at it
+    if crm.system == "amocrm":  # both deals linked in one bulk request, not one request per deal
+        assert [r["path"] for r in crm.app.request_log if r["path"].endswith("/link")] == ["/api/v4/leads/link"]
 
 
 def test_field_lists_are_read_past_the_first_page(crm):
