@@ -19,7 +19,6 @@ from bookings.calendar import calendar_build
 from bookings.models import Booking, BookingLine, Preorder, PreorderLine, Resource
 from bookings.services import (
     BookingData,
-    BookingLineData,
     booking_cancel,
     booking_check,
     booking_save,
@@ -85,22 +84,46 @@ class BookingForm(forms.ModelForm):
             raise ValidationError("Выберите клиента или укажите телефон нового клиента.")
         if self.errors or not data.get("starts_at") or not data.get("ends_at"):
             return data
-        booking_check(self.booking_data(data.get("contact") or Contact()),
-                      booking=self.instance if self.instance.pk else None)  # clash → the form shows it
+        try:
+            booking_check(self.booking_data(data.get("contact") or Contact()),
+                          booking=self.instance if self.instance.pk else None)  # clash → the form shows it
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise
+            for name, errors in exc.error_dict.items():  # service names → this form's fields
+                field = {"resources": "halls_and_staff"}.get(name, name)
+                self.add_error(field if field in self.fields else None, errors)
         return data
 
     def booking_data(self, contact: Contact) -> BookingData:
+        """Products are the inline's: kept as saved (lines=None), never rewritten here."""
         data = self.cleaned_data
-        lines = [BookingLineData(ln.product, ln.quantity, ln.price) for ln in self.instance.lines.all()] \
-            if self.instance.pk else []
         return BookingData(contact=contact, starts_at=data["starts_at"], ends_at=data["ends_at"],
                            resources=list(data["halls_and_staff"]), children=list(data.get("children") or []),
                            guests=data.get("guests") or 0, status=data["status"], comment=data.get("comment", ""),
-                           lines=lines)
+                           lines=None)
+
+
+class BookingLineForm(forms.ModelForm):
+    class Meta:
+        model = BookingLine
+        fields = ("product", "quantity", "price")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["price"].required = False
+        self.fields["price"].help_text = "Пусто — цена товара."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("price") is None and data.get("product") is not None:
+            data["price"] = data["product"].base_price
+        return data
 
 
 class BookingLineInline(admin.TabularInline):
     model = BookingLine
+    form = BookingLineForm
     extra = 1
     autocomplete_fields = ("product",)
 

@@ -77,7 +77,7 @@ class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
             except PermissionDenied as exc:
                 form.add_error("points", str(exc))
             except ValidationError as exc:
-                form.add_error(None, exc)
+                form.add_error(None, exc.messages)
             else:
                 messages.success(request, f"Готово: {entry.points:+} баллов, {data['contact']}.")
                 return HttpResponseRedirect(reverse("admin:loyalty_account_change", args=[entry.account_id]))

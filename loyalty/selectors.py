@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -18,12 +18,16 @@ from hub.services.money import money
 from loyalty.models import Account, Entry, Program
 
 CREDIT_KINDS = (Entry.Kind.EARN, Entry.Kind.ADJUST, Entry.Kind.REFUND)
+POINTS = DecimalField(max_digits=14, decimal_places=2)
 
 
 def credits_with_remaining(account: Account) -> QuerySet[Entry]:
     return (Entry.objects.filter(account=account, kind__in=CREDIT_KINDS, points__gt=0)
-            .annotate(used=Coalesce(Sum("taken__points"), Value(Decimal(0)), output_field=DecimalField()))
-            .annotate(remaining=F("points") - F("used")).filter(remaining__gt=0))
+            .annotate(used=Coalesce(Sum("taken__points"), Value(Decimal(0)), output_field=POINTS))
+            # SQLite subtracts in floating point (0.80 - 0.70 - 0.10 is 1e-16, not 0): compare
+            # against half a cent, and read the result back as a 2-place Decimal.
+            .annotate(remaining=ExpressionWrapper(F("points") - F("used"), output_field=POINTS))
+            .filter(remaining__gte=Decimal("0.005")))
 
 
 def spendable_credits(account: Account, now: dt.datetime, include_locked: bool = False) -> list[Entry]:

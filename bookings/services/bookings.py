@@ -42,7 +42,7 @@ class BookingData:
     resources: list[Resource | int]
     children: list[Contact] = field(default_factory=list)
     guests: int = 0  # 0: the client and the children attending
-    lines: list[BookingLineData] = field(default_factory=list)
+    lines: list[BookingLineData] | None = field(default_factory=list)  # None: keep the booking's own
     status: str = Booking.Status.TENTATIVE
     comment: str = ""
 
@@ -117,7 +117,7 @@ def _validate(data: BookingData) -> list[Resource]:
         if not _within_hours(hall, data.starts_at, data.ends_at):
             raise ValidationError({"starts_at": f"«{hall}» работает с {hall.opens_at:%H:%M} до "
                                                 f"{hall.closes_at:%H:%M}: бронь не помещается в эти часы."})
-    for line in data.lines:
+    for line in data.lines or []:
         if line.quantity <= 0:
             raise ValidationError({"lines": f"Количество «{line.product}» должно быть больше нуля."})
     return resources
@@ -234,20 +234,22 @@ def booking_save(data: BookingData, booking: Booking | None = None, *, origin: C
 
 
 def _write(booking: Booking, data: BookingData, resources: list[Resource], origin: Connection | None) -> Booking:
-    resolved = [(ln.product, ln.quantity, money(ln.price if ln.price is not None else ln.product.base_price))
-                for ln in data.lines]
     booking.contact, booking.starts_at, booking.ends_at = data.contact, data.starts_at, data.ends_at
     booking.guests, booking.status, booking.comment = _guests(data), data.status, data.comment
-    booking.total = money(sum((price * qty for _, qty, price in resolved), Decimal("0")))
     booking.save()
     booking.children.set(data.children)
     booking.reservations.all().delete()
     Reservation.objects.bulk_create(
         Reservation(booking=booking, resource=r, starts_at=data.starts_at, active=data.status in HOLDING,
                     blocked_until=_blocked_until(r, data.ends_at)) for r in resources)
-    booking.lines.all().delete()
-    BookingLine.objects.bulk_create(BookingLine(booking=booking, product=product, quantity=qty, price=price)
-                                    for product, qty, price in resolved)
+    if data.lines is not None:
+        booking.lines.all().delete()
+        BookingLine.objects.bulk_create(
+            BookingLine(booking=booking, product=ln.product, quantity=ln.quantity,
+                        price=money(ln.price if ln.price is not None else ln.product.base_price))
+            for ln in data.lines)
+    booking.total = money(sum((ln.price * ln.quantity for ln in booking.lines.all()), Decimal("0")))
+    booking.save(update_fields=["total", "updated_at"])
     _sync_preorder(booking)
     outbox_publish("booking.upsert", "booking", booking.pk, booking_snapshot(booking), origin=origin)
     return booking

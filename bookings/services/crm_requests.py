@@ -50,6 +50,8 @@ def _when(connection: Connection, deal: CrmDealView) -> tuple[dt.datetime, dt.da
         hours = Decimal(raw_hours) if raw_hours else DEFAULT_HOURS
     except InvalidOperation as exc:
         raise ValidationError(f"длительность брони не число: {raw_hours!r}") from exc
+    if not hours.is_finite():
+        raise ValidationError(f"длительность брони не число: {raw_hours!r}")
     if not 0 < hours <= 24:
         raise ValidationError("длительность брони должна быть от 0 до 24 часов")
     return start, start + dt.timedelta(minutes=int(hours * 60))
@@ -75,9 +77,15 @@ def booking_from_crm_deal(connection: Connection, deal: CrmDealView) -> Booking 
         if contact is None:
             raise ValidationError("у сделки нет контакта, известного хабу")
         start, end = _when(connection, deal)
-        booking = booking_save(BookingData(contact=contact, starts_at=start, ends_at=end, resources=[hall],
-                                           comment=f"Из CRM, сделка {deal.id}"), booking=existing,
-                               origin=connection)
+        data = BookingData(contact=contact, starts_at=start, ends_at=end, resources=[hall],
+                           comment=f"Из CRM, сделка {deal.id}")
+        if existing is not None:  # asked again: only the time and the hall move, the rest stays
+            data.contact, data.comment, data.guests = existing.contact, existing.comment, existing.guests
+            data.children, data.lines = list(existing.children.all()), None
+            data.resources = [hall, *existing.resources.exclude(kind=Resource.Kind.HALL)]
+            if existing.status != Booking.Status.CANCELLED:
+                data.status = existing.status
+        booking = booking_save(data, booking=existing, origin=connection)
     except BookingConflict as conflict:
         crm_deal_note(connection, deal.id, f"Хаб: бронь не создана. {conflict.message}")
         return None

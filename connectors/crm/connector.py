@@ -217,7 +217,8 @@ class CrmConnector(Connector):
         external_refs_link_many(connection, [(identity[k][0], identity[k][1], ext, "")
                                              for k, ext in written.ids.items() if k in identity])
         crm_deals_created(connection, [CrmDealView(id=written.ids[key], pipeline_id=deal.pipeline_id,
-                                                   stage_id=deal.stage_id, title=deal.title, amount=str(deal.amount))
+                                                   stage_id=deal.stage_id, title=deal.title, amount=str(deal.amount),
+                                                   contact_id=deal.contact_external_id)
                                        for key, deal, ext in items if not ext and key in written.ids])
         for row_pk, keys in keys_of.items():
             failed = [written.errors[k] for k in keys if k in written.errors or k not in written.ids]

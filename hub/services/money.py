@@ -13,7 +13,10 @@ def money(value: Decimal | str | int | float | None) -> Decimal:
     if value is None or value == "":
         return Decimal("0.00")
     try:
-        return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+        amount = Decimal(str(value))
+        if not amount.is_finite():  # "nan", "inf" parse as Decimals but are no amount
+            raise InvalidOperation
+        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation as exc:
         raise ValidationError(f"Not an amount of money: {value!r}") from exc
 

@@ -112,6 +112,9 @@ def purchase_earn(purchase: Purchase) -> Entry | None:
             return ledger_refund(key, reason=f"Возврат покупки {purchase.number or purchase.pk}",
                                  idempotency_key=f"{key}:refund")
         return None
+    earned = Entry.objects.filter(idempotency_key=key).first()
+    if earned is not None:  # recorded again (rates or lines may differ now): the first earn stands
+        return earned
     lines = [OrderLine(line.product, line.amount) for line in purchase.lines.select_related("product__category")]
     earn = points_to_earn(lines)
     if earn <= 0:

@@ -65,6 +65,8 @@ def bonus_from_crm_deal(connection: Connection, deal: CrmDealView) -> Entry | No
             points = money(Decimal(raw))
         except (InvalidOperation, ArithmeticError) as exc:
             raise ValidationError(f"в поле баллов не число: {raw!r}") from exc
+        if points == 0:
+            raise ValidationError("в поле баллов ноль")
         reason = _field(connection, deal, "reason") or f"Начисление из CRM, сделка {deal.id}"
         limit = money(Decimal(str(connection.settings.get("bonus_max_grant", 1000))))
         if abs(points) > limit:

@@ -74,3 +74,22 @@ def test_bad_times_are_a_form_error_not_a_crash(admin_client, hall):
     response = admin_client.post(reverse("admin:bookings_booking_add"),
                                  _form(hall, contact=anna.pk, ends_at_1="12:00"))
     assert response.status_code == 200 and "позже начала" in response.content.decode()
+
+
+def test_editing_products_in_the_form_changes_them_not_duplicates(admin_client, hall):
+    anna = Contact.objects.create(first_name="Анна")
+    pizza = product_upsert(name="Пицца", base_price="900")
+    url = reverse("admin:bookings_booking_add")
+    admin_client.post(url, _form(hall, contact=anna.pk, **{
+        "lines-TOTAL_FORMS": "1", "lines-0-product": pizza.pk, "lines-0-quantity": "2", "lines-0-price": ""}))
+    booking = Booking.objects.get()
+    line = booking.lines.get()
+    assert line.price == 900 and booking.total == 1800  # an empty price is the product's price
+    response = admin_client.post(reverse("admin:bookings_booking_change", args=[booking.pk]), _form(hall, **{
+        "contact": anna.pk, "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "1", "lines-0-id": line.pk,
+        "lines-0-booking": booking.pk, "lines-0-product": pizza.pk, "lines-0-quantity": "5",
+        "lines-0-price": "900"}))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    booking.refresh_from_db()
+    assert list(booking.lines.values_list("quantity", flat=True)) == [5]
+    assert booking.total == 4500 and booking.preorder.total == 4500

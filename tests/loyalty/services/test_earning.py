@@ -43,8 +43,9 @@ def test_a_receipt_earns_by_category_rate_once_and_a_refund_takes_it_back(progra
     when = timezone.now()
     purchase, _ = purchase_record(purchased_at=when, contact=anna, lines=lines, number="R-1", connection=source,
                                   external_id="R-1")
+    CategoryRate.objects.filter(category=food).update(percent=Decimal(20))  # rates change meanwhile
     purchase_record(purchased_at=when, contact=anna, lines=lines, number="R-1", connection=source,
-                    external_id="R-1")  # the same receipt again
+                    external_id="R-1")  # the same receipt again: the first earn stands, no error
     assert list(Entry.objects.values_list("points", flat=True)) == [Decimal(200)]  # 10% of 1000 + 5% of 2000
     purchase_record(purchased_at=when, contact=anna, lines=lines, number="R-1", connection=source,
                     external_id="R-1", status="refunded")

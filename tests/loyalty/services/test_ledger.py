@@ -193,3 +193,12 @@ def test_fifty_concurrent_redemptions_never_overdraw():
     assert errors == []
     assert Entry.objects.filter(kind="redeem").count() == 33  # 33 × 30 = 990 ≤ 1000
     assert ledger_verify(account) == (Decimal(10), Decimal(10))
+
+
+def test_cents_spent_in_pieces_leave_nothing_behind(anna):
+    """SQLite subtracts in floating point: 0.80 − 0.70 − 0.10 must still be exactly nothing."""
+    earn(anna, "0.80", "e", expires_at=days(5))
+    redeem(anna, "0.70", "r1")
+    redeem(anna, "0.10", "r2")
+    assert remaining(anna) == {}
+    assert ledger_expire(now=days(6)) == 0 and Account.objects.get(contact=anna).balance == 0
