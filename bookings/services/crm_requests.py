@@ -16,7 +16,7 @@ from django.utils import timezone
 from bookings.models import Booking, Resource
 from bookings.services.bookings import BookingConflict, BookingData, booking_save
 from hub.models import Connection, Contact
-from hub.services.deals import CrmDealView, crm_deal_note
+from hub.services.deals import CrmDealView, crm_deal_note, deal_trigger_field, deal_triggered
 from hub.services.external_refs import external_ref_find, external_ref_link
 from hub.services.normalize import date_parse
 
@@ -26,15 +26,8 @@ DEFAULT_HOURS = Decimal(2)
 _TIME = re.compile(r"^\s*(\d{1,2})[:.](\d{2})")
 
 
-def _requested(connection: Connection, deal: CrmDealView) -> bool:
-    trigger = connection.settings.get("booking_request") or {}
-    return bool(trigger) and (str(trigger.get("pipeline_id")), str(trigger.get("stage_id"))) == (
-        deal.pipeline_id, deal.stage_id)
-
-
 def _field(connection: Connection, deal: CrmDealView, role: str) -> str:
-    field_id = (connection.settings.get("booking_fields") or {}).get(role)
-    return deal.fields.get(str(field_id), "").strip() if field_id else ""
+    return deal_trigger_field(connection, deal, "booking", role)
 
 
 def _when(connection: Connection, deal: CrmDealView) -> tuple[dt.datetime, dt.datetime]:
@@ -60,7 +53,7 @@ def _when(connection: Connection, deal: CrmDealView) -> tuple[dt.datetime, dt.da
 def booking_from_crm_deal(connection: Connection, deal: CrmDealView) -> Booking | None:
     """Book (or move the booking of) a deal that reached the "booking requested" stage; the
     answer goes into the deal as a note. Input problems are answered, never raised."""
-    if not _requested(connection, deal):
+    if not deal_triggered(connection, deal, "booking"):
         return None
     ref = external_ref_find(connection, "booking", deal.id)
     existing = Booking.objects.filter(pk=ref.local_id).first() if ref else None

@@ -39,6 +39,19 @@ class CrmDealView:
                    fields={str(k): str(v) for k, v in (data.get("fields") or {}).items()})
 
 
+def deal_triggered(connection: Connection, deal: CrmDealView, name: str) -> bool:
+    """Is the deal in the stage the operator named for ``name`` (settings ``<name>_request``)?"""
+    trigger = connection.settings.get(f"{name}_request") or {}
+    return bool(trigger) and (str(trigger.get("pipeline_id")), str(trigger.get("stage_id"))) == (
+        deal.pipeline_id, deal.stage_id)
+
+
+def deal_trigger_field(connection: Connection, deal: CrmDealView, name: str, role: str) -> str:
+    """The deal's value of the field mapped to ``role`` for ``name`` (settings ``<name>_fields``)."""
+    field_id = (connection.settings.get(f"{name}_fields") or {}).get(role)
+    return deal.fields.get(str(field_id), "").strip() if field_id else ""
+
+
 def crm_deal_seen(connection: Connection, deal: CrmDealView) -> bool:
     """Record the deal's stage; when it differs from the last one seen, tell the listeners.
     Returns whether it moved."""

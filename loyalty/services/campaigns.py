@@ -41,7 +41,7 @@ def _key_prefix(campaign: str) -> str:
 
 
 def mass_preview(spec: ContactFilter, points: Decimal | int | str, campaign: str) -> Preview:
-    amount = money(Decimal(str(points)))
+    amount = money(points)
     prefix = _key_prefix(campaign)
     targets = contacts_matching(spec)
     count = targets.count()
@@ -60,7 +60,7 @@ def mass_accrue(spec: ContactFilter, points: Decimal | int | str, *, campaign: s
 
 def _grant_set(targets: QuerySet[Contact], points: Decimal | int | str, *, key_prefix: str, reason: str,
                actor: object, program: Program | None, expires_at: dt.datetime | None, source: str) -> int:
-    amount = money(Decimal(str(points)))
+    amount = money(points)
     if amount <= 0:
         raise ValidationError({"points": "Количество баллов должно быть больше нуля."})
     if not reason.strip():

@@ -79,7 +79,7 @@ def order_confirm(contact: Contact, order_ref: str, lines: list[OrderLine], rede
     """Pay ``redeem_points`` of the order with points and earn on the rest; the same
     ``order_ref`` confirmed again returns what was done the first time."""
     program = program or program_default()
-    redeem = money(Decimal(str(redeem_points)))
+    redeem = money(redeem_points)
     if redeem < 0:
         raise ValidationError({"points": "Баллы к оплате не могут быть отрицательными."})
     with transaction.atomic():

@@ -5,7 +5,7 @@ entries that carry who, when and why."""
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max
 
 from hub.models import Connection, Contact
-from hub.services.deals import CrmDealView, crm_deal_note
+from hub.services.deals import CrmDealView, crm_deal_note, deal_trigger_field, deal_triggered
 from hub.services.external_refs import external_ref_find
 from hub.services.money import money
 from loyalty.models import Entry, GrantLimit
@@ -33,10 +33,7 @@ def grant_limit_for(user: Any) -> Decimal | None:
 def bonus_grant(contact: Contact, points: Decimal | int | str, *, reason: str, actor: AbstractBaseUser,
                 idempotency_key: str) -> Entry:
     """A manager's grant (positive) or deduction (negative), refused above their role's limit."""
-    try:
-        value = money(Decimal(str(points)))
-    except (InvalidOperation, ArithmeticError) as exc:
-        raise ValidationError({"points": f"Не число: {points!r}."}) from exc
+    value = money(points)
     limit = grant_limit_for(actor)
     if limit is not None and abs(value) > limit:
         raise PermissionDenied(f"Ваш лимит — {limit} баллов за одну операцию; запрошено {abs(value)}. "
@@ -47,28 +44,21 @@ def bonus_grant(contact: Contact, points: Decimal | int | str, *, reason: str, a
     return entry
 
 
-def _field(connection: Connection, deal: CrmDealView, role: str) -> str:
-    field_id = (connection.settings.get("bonus_fields") or {}).get(role)
-    return deal.fields.get(str(field_id), "").strip() if field_id else ""
-
-
 def bonus_from_crm_deal(connection: Connection, deal: CrmDealView) -> Entry | None:
     """A deal moved to the operator's "grant bonuses" stage grants (or deducts) the points in
     its field to the deal's contact, within the connection's CRM limit; the deal gets a note."""
-    trigger = connection.settings.get("bonus_request") or {}
-    if not trigger or (str(trigger.get("pipeline_id")), str(trigger.get("stage_id"))) != (
-            deal.pipeline_id, deal.stage_id):
+    if not deal_triggered(connection, deal, "bonus"):
         return None
     try:
-        raw = _field(connection, deal, "points").replace(",", ".").replace(" ", "")
+        raw = deal_trigger_field(connection, deal, "bonus", "points").replace(",", ".").replace(" ", "")
         try:
-            points = money(Decimal(raw))
-        except (InvalidOperation, ArithmeticError) as exc:
+            points = money(raw)
+        except ValidationError as exc:
             raise ValidationError(f"в поле баллов не число: {raw!r}") from exc
         if points == 0:
             raise ValidationError("в поле баллов ноль")
-        reason = _field(connection, deal, "reason") or f"Начисление из CRM, сделка {deal.id}"
-        limit = money(Decimal(str(connection.settings.get("bonus_max_grant", 1000))))
+        reason = deal_trigger_field(connection, deal, "bonus", "reason") or f"Начисление из CRM, сделка {deal.id}"
+        limit = money(connection.settings.get("bonus_max_grant", 1000))
         if abs(points) > limit:
             raise ValidationError(f"больше лимита для CRM ({limit} баллов за операцию)")
         ref = external_ref_find(connection, "contact", deal.contact_id) if deal.contact_id else None

@@ -106,6 +106,15 @@ def test_refunds_take_back_unspent_earned_points_and_return_redeemed_ones(anna):
     assert ledger_verify(account) == (Decimal(60), Decimal(60))
 
 
+def test_not_an_amount_is_a_clear_error(anna):
+    for bad in ("abc", "nan", "inf"):
+        with pytest.raises(ValidationError, match="Not an amount"):
+            earn(anna, bad, f"bad-{bad}")
+    with pytest.raises(ValidationError, match="больше нуля"):
+        earn(anna, -5, "negative")
+    assert not Entry.objects.exists()
+
+
 def test_the_same_key_is_the_same_entry_and_a_reused_key_is_refused(anna):
     first = earn(anna, 100, "k")
     assert earn(anna, 100, "k").pk == first.pk and Account.objects.get(contact=anna).balance == 100
