@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "connectors.lime",
     "connectors.amocrm",
     "connectors.bitrix24",
+    "connectors.samosale",
     "loyalty",
     "bookings",
     "mailings",

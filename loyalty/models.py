@@ -27,6 +27,12 @@ class Program(models.Model):
     max_redeem_share = models.DecimalField(_("max share of an order payable by points, %"), max_digits=5,
                                            decimal_places=2, default=Decimal("50"))
     active = models.BooleanField(_("active"), default=True)
+    connection = models.OneToOneField(
+        "hub.Connection", null=True, blank=True, on_delete=models.PROTECT, related_name="bonus_program",
+        verbose_name=_("external program"),
+        help_text=_("A connection to SamoSale, UDS or MAXMA: that program keeps the points (the ledger of "
+                    "record), the hub mirrors its balance and history and sends grants to it. Empty: the hub "
+                    "keeps the points itself."))
 
     class Meta:
         verbose_name = _("bonus program")
@@ -43,6 +49,11 @@ class Account(models.Model):
                                 verbose_name=_("program"))
     balance = models.DecimalField(_("balance"), max_digits=14, decimal_places=2, default=Decimal("0"),
                                   help_text=_("Cached sum of the entries; the ledger check verifies it."))
+    pending = models.DecimalField(_("pending"), max_digits=14, decimal_places=2, default=Decimal("0"),
+                                  help_text=_("External program: earned points not spendable yet."))
+    expiring = models.JSONField(_("expiring"), default=list, blank=True,
+                                help_text=_("External program: the next burn dates and amounts."))
+    synced_at = models.DateTimeField(_("checked with the program"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -71,6 +82,7 @@ class Entry(models.Model):
         MANUAL = "manual", _("Manual")
         CRM = "crm", _("CRM")
         SYSTEM = "system", _("System")
+        PROGRAM = "program", _("Bonus program")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries",
                                 verbose_name=_("account"))
@@ -172,3 +184,88 @@ class CategoryRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category}: {self.percent}%"
+
+
+class ProgramOrder(models.Model):
+    """An order confirmed in an external program: its id there, for refunds."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="orders", verbose_name=_("program"))
+    order_ref = models.CharField(_("order"), max_length=128)
+    external_id = models.CharField(_("id in the program"), max_length=128)
+    redeemed = models.DecimalField(_("points redeemed"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    earned = models.DecimalField(_("points earned"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("order in a program")
+        verbose_name_plural = _("orders in programs")
+        constraints = [models.UniqueConstraint(fields=["program", "order_ref"], name="uniq_program_order")]
+
+    def __str__(self) -> str:
+        return f"{self.order_ref} → {self.external_id}"
+
+
+class Reconciliation(models.Model):
+    """One comparison of the hub's mirror with an external program: what differed and how
+    the mirror was corrected."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="reconciliations",
+                                verbose_name=_("program"))
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    accounts = models.PositiveIntegerField(_("accounts checked"), default=0)
+    operations = models.PositiveIntegerField(_("operations mirrored"), default=0)
+    differences = models.PositiveIntegerField(_("balances corrected"), default=0)
+    failures = models.PositiveIntegerField(_("accounts not checked"), default=0)
+    details = models.JSONField(_("details"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.program} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ProgramRequest(models.Model):
+    """A change the hub asks an external program to make (a grant, a receipt to earn on, a
+    refund). Sent through the outbox, so it survives outages; the ledger mirror shows it once
+    the program has accepted it, and a refusal stays here with the program's reason."""
+
+    class Kind(models.TextChoices):
+        ADJUST = "adjust", _("Grant or deduction")
+        PURCHASE = "purchase", _("Purchase")
+        REFUND = "refund", _("Refund")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for the program")
+        DONE = "done", _("Accepted")
+        REFUSED = "refused", _("Refused by the program")
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="requests",
+                                verbose_name=_("program"))
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    points = models.DecimalField(_("points"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Entry.Source.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", verbose_name=_("who"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=160, unique=True)
+    order_ref = models.CharField(_("order"), max_length=128, blank=True)
+    payload = models.JSONField(_("details"), default=dict, blank=True)
+    run = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    error = models.TextField(_("program's answer"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    done_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("request to a program")
+        verbose_name_plural = _("requests to programs")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points} ({self.get_status_display()})"

@@ -13,6 +13,7 @@ from connectors.webhook.emulator import WebhookSystemEmulator
 from hub.celery import app as celery_app
 from hub.models import Connection
 from hub.services.connections import connection_upsert
+from tests.bonus_programs import SIDES, BonusSide, bonus_side
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/15"
 
@@ -50,3 +51,17 @@ def webhook_connection(webhook_emulator: RunningEmulator, db: None) -> Connectio
         settings={"max_attempts": 3, "rate_limit": "1000/second"},
     )
     return connection
+
+
+@pytest.fixture(params=sorted(SIDES))
+def bonus(request: pytest.FixtureRequest, db: None) -> Iterator[BonusSide]:
+    """Each external bonus program in turn, emulated, as the hub's ledger of record."""
+    with bonus_side(request.param) as side:
+        yield side
+
+
+@pytest.fixture(params=sorted(s for s, (side, _) in SIDES.items() if side.webhooks))
+def bonus_with_webhooks(request: pytest.FixtureRequest, db: None) -> Iterator[BonusSide]:
+    """Each external bonus program that tells the hub about changes made at the venue."""
+    with bonus_side(request.param) as side:
+        yield side

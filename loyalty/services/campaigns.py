@@ -15,10 +15,10 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from hub.models import Contact
+from hub.models import Contact, Outbox
 from hub.services.contacts import contact_publish
 from hub.services.money import money
-from loyalty.models import Account, BirthdayBonus, Entry, Program
+from loyalty.models import Account, BirthdayBonus, Entry, Program, ProgramRequest
 from loyalty.selectors import ContactFilter, birthdays_on, contacts_matching
 from loyalty.services.ledger import program_default
 
@@ -47,6 +47,9 @@ def mass_preview(spec: ContactFilter, points: Decimal | int | str, campaign: str
     count = targets.count()
     already = Entry.objects.filter(idempotency_key__startswith=prefix,
                                    account__contact__in=targets.values("pk")).count()
+    if program_default().connection_id is not None:  # granted through the program: requests
+        already = ProgramRequest.objects.filter(idempotency_key__startswith=prefix,
+                                                contact__in=targets.values("pk")).count()
     return Preview(contacts=count, already=already, points_total=amount * (count - already))
 
 
@@ -70,6 +73,9 @@ def _grant_set(targets: QuerySet[Contact], points: Decimal | int | str, *, key_p
         expires_at = timezone.now() + dt.timedelta(days=program.expiry_days)
     now, run = timezone.now(), f"run:{uuid.uuid4().hex}"
     ids_sql, ids_params = targets.annotate(cid=F("pk")).values("cid").query.sql_with_params()
+    if program.connection_id is not None:
+        return _request_set(ids_sql, ids_params, amount, key_prefix=key_prefix, reason=reason, actor=actor,
+                            program=program, source=source, now=now, run=run)
     account_t, entry_t = Account._meta.db_table, Entry._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -95,6 +101,30 @@ def _grant_set(targets: QuerySet[Contact], points: Decimal | int | str, *, key_p
                 contact_publish(contact)
     log.info("granted %s points to %s contacts (%s)", amount, granted, key_prefix)
     return granted
+
+
+def _request_set(ids_sql: str, ids_params: tuple, amount: Decimal, *, key_prefix: str, reason: str,
+                 actor: object, program: Program, source: str, now: dt.datetime, run: str) -> int:
+    """The same grant for an external program: one request per contact and one outbox row per
+    request, each written by one statement; the program's answers fill the mirror later."""
+    request_t, outbox_t = ProgramRequest._meta.db_table, Outbox._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {request_t} (program_id, contact_id, kind, points, reason, source, actor_id, "  # noqa: S608
+            "idempotency_key, order_ref, payload, run, status, error, created_at, done_at) "
+            f"SELECT %s, t.cid, %s, %s, %s, %s, %s, CAST(%s AS TEXT) || CAST(t.cid AS TEXT), '', '{{}}', %s, %s, '', "
+            f"%s, NULL FROM ({ids_sql}) t WHERE 1 = 1 ON CONFLICT (idempotency_key) DO NOTHING",
+            [program.pk, ProgramRequest.Kind.ADJUST, amount, reason.strip()[:255], source, getattr(actor, "pk", None),
+             key_prefix, run, ProgramRequest.Status.PENDING, now, *ids_params])
+        queued = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {outbox_t} (connection_id, action, target_kind, target_id, payload, status, "  # noqa: S608
+            "attempts, next_attempt_at, locked_until, claim_token, last_error, external_id, created_at, sent_at) "
+            f"SELECT %s, 'bonus.request', 'bonus_request', r.id, '{{}}', %s, 0, %s, NULL, '', '', '', %s, NULL "
+            f"FROM {request_t} r WHERE r.run = %s",
+            [program.connection_id, Outbox.Status.PENDING, now, now, run])
+    log.info("queued %s points for %s contacts in program %s (%s)", amount, queued, program.pk, key_prefix)
+    return queued
 
 
 def birthday_bonuses_run(rule: BirthdayBonus, today: dt.date | None = None) -> int:

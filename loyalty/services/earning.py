@@ -13,9 +13,10 @@ from django.db import transaction
 
 from hub.models import Contact, Product, ProductCategory, Purchase
 from hub.services.money import money
-from loyalty.models import CategoryRate, Entry, Program
+from loyalty.models import CategoryRate, Entry, Program, ProgramRequest
 from loyalty.selectors import spendable_points
 from loyalty.services.ledger import ledger_earn, ledger_redeem, ledger_refund, program_default
+from loyalty.services.programs import program_client, program_confirm, program_lines, program_port, program_request
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,14 @@ class Quote:
 
 
 def order_calculate(contact: Contact, lines: list[OrderLine], program: Program | None = None) -> Quote:
+    """Raises ProgramError / SyncError when an external program refuses or does not answer."""
     program = program or program_default()
+    if program.connection_id is not None:
+        port = program_port(program)
+        quote = port.calculate(program_client(program, contact, port=port), program_lines(lines), Decimal(0))
+        return Quote(total=money(quote.total), max_points=money(quote.max_points),
+                     earn_points=money(quote.earn_points),
+                     balance=money(quote.balance if quote.balance is not None else quote.max_points))
     total = money(sum((money(line.amount) for line in lines), Decimal(0)))
     spendable = spendable_points(contact, program)
     cap = money(total * program.max_redeem_share / 100)
@@ -87,6 +95,9 @@ def order_confirm(contact: Contact, order_ref: str, lines: list[OrderLine], rede
             idempotency_key__in=[f"order:{order_ref}:redeem", f"order:{order_ref}:earn"])}
         if done:
             return Confirmation(done.get(f"order:{order_ref}:redeem"), done.get(f"order:{order_ref}:earn"))
+        if program.connection_id is not None:  # the program decides what may be paid and earned
+            entries = program_confirm(program, contact, order_ref, program_lines(lines), redeem, source)
+            return Confirmation(entries.get("redeem"), entries.get("earn"))
         quote = order_calculate(contact, lines, program)
         if redeem > quote.max_points:
             raise ValidationError({"points": f"Баллами можно оплатить не больше {quote.max_points} "
@@ -103,10 +114,14 @@ def order_confirm(contact: Contact, order_ref: str, lines: list[OrderLine], rede
 
 def purchase_earn(purchase: Purchase) -> Entry | None:
     """Points for a paid receipt (once, however often it is re-recorded); a refunded receipt
-    takes back what is left of them."""
+    takes back what is left of them. With an external program the receipt is queued for it."""
     if purchase.contact_id is None:
         return None
     key = f"purchase:{purchase.pk}"
+    program = program_default()
+    if program.connection_id is not None:
+        _purchase_to_program(program, purchase, key)
+        return None
     if purchase.status == Purchase.Status.REFUNDED:
         if Entry.objects.filter(idempotency_key=key).exists():
             return ledger_refund(key, reason=f"Возврат покупки {purchase.number or purchase.pk}",
@@ -122,6 +137,21 @@ def purchase_earn(purchase: Purchase) -> Entry | None:
     return ledger_earn(purchase.contact, earn, reason=f"Покупка {purchase.number or purchase.pk}",
                        source=Entry.Source.PURCHASE, idempotency_key=key, source_ref=str(purchase.pk),
                        now=purchase.purchased_at)
+
+
+def _purchase_to_program(program: Program, purchase: Purchase, key: str) -> None:
+    label = f"Покупка {purchase.number or purchase.pk}"
+    if purchase.status == Purchase.Status.REFUNDED:
+        if ProgramRequest.objects.filter(idempotency_key=key).exists():
+            program_request(program, purchase.contact, kind=ProgramRequest.Kind.REFUND, key=f"{key}:refund",
+                            order_ref=key, source=Entry.Source.PURCHASE, reason=f"Возврат: {label.lower()}")
+        return
+    lines = [OrderLine(line.product, line.amount) for line in purchase.lines.select_related("product__category")]
+    payload = {"lines": [{"sku": p.sku, "name": p.name, "price": str(p.price), "qty": str(p.qty),
+                          "category": p.category} for p in program_lines(lines)]}
+    if payload["lines"]:
+        program_request(program, purchase.contact, kind=ProgramRequest.Kind.PURCHASE, key=key, order_ref=key,
+                        source=Entry.Source.PURCHASE, reason=label, payload=payload)
 
 
 def on_purchase_recorded(sender: Any, purchase: Purchase, created: bool, **kwargs: Any) -> None:

@@ -16,8 +16,9 @@ from hub.models import Connection, Contact
 from hub.services.deals import CrmDealView, crm_deal_note, deal_trigger_field, deal_triggered
 from hub.services.external_refs import external_ref_find
 from hub.services.money import money
-from loyalty.models import Entry, GrantLimit
-from loyalty.services.ledger import ledger_adjust
+from loyalty.models import Entry, GrantLimit, ProgramRequest
+from loyalty.services.ledger import ledger_adjust, program_default
+from loyalty.services.programs import program_request
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,22 @@ def grant_limit_for(user: Any) -> Decimal | None:
 
 
 def bonus_grant(contact: Contact, points: Decimal | int | str, *, reason: str, actor: AbstractBaseUser,
-                idempotency_key: str) -> Entry:
-    """A manager's grant (positive) or deduction (negative), refused above their role's limit."""
+                idempotency_key: str) -> Entry | ProgramRequest:
+    """A manager's grant (positive) or deduction (negative), refused above their role's limit.
+    With an external program it is queued for the program (a ProgramRequest)."""
     value = money(points)
     limit = grant_limit_for(actor)
     if limit is not None and abs(value) > limit:
         raise PermissionDenied(f"Ваш лимит — {limit} баллов за одну операцию; запрошено {abs(value)}. "
                                "Попросите старшего менеджера.")
+    program = program_default()
+    if program.connection_id is not None:
+        if value == 0 or not reason.strip():
+            raise ValidationError("Укажите ненулевое количество баллов и причину.")
+        log.info("bonus grant %s points to contact %s by user %s, queued for the program", value, contact.pk,
+                 actor.pk)
+        return program_request(program, contact, kind=ProgramRequest.Kind.ADJUST, key=idempotency_key,
+                               points=value, reason=reason.strip(), actor=actor, source=Entry.Source.MANUAL)
     entry = ledger_adjust(contact, value, reason=reason, idempotency_key=idempotency_key, actor=actor,
                           source=Entry.Source.MANUAL)
     log.info("bonus grant %s points to contact %s by user %s", value, contact.pk, actor.pk)
@@ -67,8 +77,15 @@ def bonus_from_crm_deal(connection: Connection, deal: CrmDealView) -> Entry | No
             raise ValidationError("у сделки нет контакта, известного хабу")
         # One grant per deal and amount: moving the deal back and forth does not grant twice.
         key = f"crm:{connection.pk}:deal:{deal.id}:{points}"
-        if Entry.objects.filter(idempotency_key=key).exists():
+        if Entry.objects.filter(idempotency_key=key).exists() or \
+                ProgramRequest.objects.filter(idempotency_key=key).exists():
             crm_deal_note(connection, deal.id, f"Хаб: эти {abs(points)} баллов по сделке уже проведены ранее.")
+            return None
+        program = program_default()
+        if program.connection_id is not None:  # the program answers; the note follows its answer
+            program_request(program, contact, kind=ProgramRequest.Kind.ADJUST, key=key, points=points,
+                            reason=reason, source=Entry.Source.CRM,
+                            payload={"note": {"connection": connection.pk, "deal": deal.id}})
             return None
         entry = ledger_adjust(contact, points, reason=reason, source=Entry.Source.CRM, idempotency_key=key)
     except ValidationError as exc:

@@ -32,7 +32,13 @@ def program_default() -> Program:
     return program
 
 
-def _locked_account(contact: Contact, program: Program) -> Account:
+def _own_ledger(program: Program) -> None:
+    if program.connection_id is not None:
+        raise ValidationError(f"Баллы программы «{program}» ведёт внешняя программа: изменения идут через неё.")
+
+
+def account_lock(contact: Contact, program: Program) -> Account:
+    """The contact's account in the program, created if new, locked for this transaction."""
     try:
         with transaction.atomic():
             Account.objects.get_or_create(contact=contact, program=program)
@@ -90,9 +96,10 @@ def ledger_earn(contact: Contact, points: Decimal | int | str, *, reason: str, s
                 now: dt.datetime | None = None) -> Entry:
     """Points in. Expiry and the returns lock default to the program's settings."""
     program = program or program_default()
+    _own_ledger(program)
     amount, now = _points(points), now or timezone.now()
     with transaction.atomic():
-        account = _locked_account(contact, program)
+        account = account_lock(contact, program)
         if (seen := _replay(idempotency_key, account, amount)) is not None:
             return seen
         if expires_at is None and program.expiry_days:
@@ -111,8 +118,9 @@ def _debit(contact: Contact, amount: Decimal, *, kind: str, reason: str, source:
            program: Program | None, actor: object, source_ref: str, now: dt.datetime | None,
            include_locked: bool) -> Entry:
     program, now = program or program_default(), now or timezone.now()
+    _own_ledger(program)
     with transaction.atomic():
-        account = _locked_account(contact, program)
+        account = account_lock(contact, program)
         if (seen := _replay(key, account, -amount)) is not None:
             return seen
         credits = spendable_credits(account, now, include_locked)
@@ -146,9 +154,10 @@ def ledger_adjust(contact: Contact, points: Decimal | int | str, *, reason: str,
         raise ValidationError({"points": "Количество баллов не может быть нулём."})
     if value > 0:
         program, now = program or program_default(), now or timezone.now()
+        _own_ledger(program)
         expires = now + dt.timedelta(days=program.expiry_days) if program.expiry_days else None
         with transaction.atomic():
-            account = _locked_account(contact, program)
+            account = account_lock(contact, program)
             if (seen := _replay(idempotency_key, account, value)) is not None:
                 return seen
             entry = _write(account, kind=Entry.Kind.ADJUST, points=value, reason=reason, source=source,
@@ -195,7 +204,8 @@ def ledger_expire(now: dt.datetime | None = None) -> int:
     """Write an expiry entry for every credit whose time has come with points left. Run
     daily; a second run the same day finds nothing left to expire."""
     now = now or timezone.now()
-    due = (Entry.objects.filter(kind__in=CREDIT_KINDS, points__gt=0, expires_at__lte=now)
+    due = (Entry.objects.filter(kind__in=CREDIT_KINDS, points__gt=0, expires_at__lte=now,
+                                account__program__connection__isnull=True)  # programs expire their own
            .annotate(used=Coalesce(Sum("taken__points"), Value(Decimal(0)), output_field=DecimalField()))
            .filter(points__gt=F("used")).values_list("account_id", flat=True).distinct())
     written = 0
@@ -211,6 +221,29 @@ def ledger_expire(now: dt.datetime | None = None) -> int:
                 written += 1
             contact_publish(account.contact)
     return written
+
+
+def ledger_mirror(account: Account, points: Decimal, *, kind: str, reason: str, key: str, source: str,
+                  source_ref: str = "", actor: object = None) -> tuple[Entry, bool]:
+    """Write what an external program reports (it is the ledger of record, its word is not
+    checked against ours). A debit our mirror cannot cover is preceded by a correction, so
+    the cached balance never goes below zero. Call inside a transaction with ``account``
+    locked. Returns (entry, created)."""
+    value = money(points)
+    if (seen := _replay(key, account, value)) is not None:
+        return seen, False
+    if value < 0:
+        account.refresh_from_db(fields=["balance"])
+        if -value > account.balance:
+            ledger_mirror(account, -value - account.balance, kind=Entry.Kind.ADJUST, source=Entry.Source.SYSTEM,
+                          key=f"{key}:cover", reason=f"Сверка с программой: не хватало {-value - account.balance}")
+    entry = _write(account, kind=kind, points=value, reason=reason or "—", source=source, key=key, actor=actor,
+                   source_ref=source_ref)
+    if value < 0:
+        _take(entry, list(credits_with_remaining(account).order_by(F("expires_at").asc(nulls_last=True),
+                                                                   "created_at", "pk")), -value)
+    _apply(account, value)
+    return entry, True
 
 
 def ledger_verify(account: Account) -> tuple[Decimal, Decimal]:

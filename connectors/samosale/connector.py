@@ -1,0 +1,37 @@
+"""SamoSale connector: the bonus-program connector with SamoSale's adapter and webhook."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from connectors.base.webhooks import json_body, require_post, verify_hmac
+from connectors.bonus.connector import CLIENT_CHANGED, BonusProgramConnector
+from connectors.samosale import mapping
+from connectors.samosale.adapter import SamosaleProgram
+from hub.models import Connection
+from hub.sync.errors import WebhookRejected
+from hub.sync.types import InboundEvent, WebhookParse
+
+
+class SamosaleConnector(BonusProgramConnector):
+    system = "samosale"
+    title = _("SamoSale")
+    adapter_class = SamosaleProgram
+
+    def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
+        require_post(request)
+        verify_hmac(connection.credentials.get("webhook_secret", ""), request.body,
+                    request.headers.get(mapping.SIGNATURE_HEADER))
+
+    def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
+        data = json_body(request)
+        event_id, client_id = data.get("event_id"), data.get("client_id")
+        if not event_id or not client_id:
+            raise WebhookRejected("event_id and client_id are required.")
+        if data.get("event") != mapping.BALANCE_CHANGED:
+            return WebhookParse()  # an event we do not use: acknowledged, nothing to do
+        return WebhookParse(events=[InboundEvent(
+            event_key=f"samosale:{event_id}", kind=CLIENT_CHANGED,
+            payload={"client_id": str(client_id), "phone": str(data.get("phone") or ""),
+                     "operation_id": str(data.get("operation_id") or "")})])
