@@ -166,6 +166,7 @@ CELERY_BEAT_SCHEDULE = {
     # Daily, in UTC: 00:05 and 09:00 Moscow time (the jobs use the venue's local date).
     "loyalty-expire": {"task": "loyalty.expire", "schedule": crontab(hour=21, minute=5)},
     "loyalty-birthdays": {"task": "loyalty.birthday_bonuses", "schedule": crontab(hour=6, minute=0)},
+    "loyalty-reconcile": {"task": "loyalty.reconcile", "schedule": crontab(hour=23, minute=30)},  # 02:30 MSK
 }
 
 # Sync engine knobs (see hub/services/outbox.py).

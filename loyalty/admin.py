@@ -13,14 +13,50 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from hub.models import Contact
-from loyalty.models import Account, BirthdayBonus, Entry, GrantLimit, Program
+from hub.models import Connection, Contact, Outbox
+from hub.services.outbox import outbox_replay
+from hub.sync import registry
+from hub.sync.errors import SyncError
+from loyalty.models import (
+    Account,
+    BirthdayBonus,
+    Entry,
+    GrantLimit,
+    Program,
+    ProgramOrder,
+    ProgramRequest,
+    Reconciliation,
+)
+from loyalty.ports import ProgramError
 from loyalty.services.grants import bonus_grant, grant_limit_for
+from loyalty.services.programs import program_message, program_reconcile
 
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "expiry_days", "lock_days", "max_redeem_share", "active")
+    list_display = ("name", "code", "connection", "expiry_days", "lock_days", "max_redeem_share", "active")
+    actions = ["reconcile_now"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "connection":
+            kwargs["queryset"] = Connection.objects.filter(system__in=[
+                system for system, _ in registry.systems() if hasattr(registry.get(system), "bonus_program")])
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.action(description="Сверить с внешней программой сейчас")
+    def reconcile_now(self, request: HttpRequest, queryset: Any) -> None:
+        for program in queryset:
+            if program.connection_id is None:
+                self.message_user(request, f"«{program}»: внешней программы нет, сверять не с чем.",
+                                  messages.WARNING)
+                continue
+            try:
+                report = program_reconcile(program)
+            except (ProgramError, SyncError) as exc:
+                self.message_user(request, f"«{program}»: {program_message(exc)}", messages.ERROR)
+                continue
+            self.message_user(request, f"«{program}»: проверено {report.accounts}, исправлено {report.differences}, "
+                                       f"не проверено {report.failures}.")
 
 
 @admin.register(BirthdayBonus)
@@ -54,7 +90,7 @@ class EntryInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("contact", "program", "balance", "updated_at")
+    list_display = ("contact", "program", "balance", "pending", "synced_at", "updated_at")
     list_filter = ("program",)
     search_fields = ("contact__phone", "contact__last_name", "contact__first_name")
     inlines = [EntryInline]
@@ -79,6 +115,10 @@ class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
             except ValidationError as exc:
                 form.add_error(None, exc.messages)
             else:
+                if isinstance(entry, ProgramRequest):  # the program keeps the points: it answers first
+                    messages.success(request, f"Передано в программу: {entry.points:+} баллов, {data['contact']}. "
+                                              "Статус — в разделе «Запросы к программам».")
+                    return HttpResponseRedirect(reverse("admin:loyalty_programrequest_change", args=[entry.pk]))
                 messages.success(request, f"Готово: {entry.points:+} баллов, {data['contact']}.")
                 return HttpResponseRedirect(reverse("admin:loyalty_account_change", args=[entry.account_id]))
         limit = grant_limit_for(request.user)
@@ -105,3 +145,34 @@ class EntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("reason", "idempotency_key", "account__contact__phone", "account__contact__last_name")
     date_hierarchy = "created_at"
     list_select_related = ("account__contact", "actor")
+
+
+@admin.register(ProgramRequest)
+class ProgramRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """What the hub asked external programs to do, and what they answered."""
+
+    list_display = ("created_at", "contact", "kind", "points", "reason", "status", "error", "actor")
+    list_filter = ("status", "kind", "source", "program")
+    search_fields = ("idempotency_key", "order_ref", "reason", "contact__phone", "contact__last_name")
+    date_hierarchy = "created_at"
+    list_select_related = ("contact", "actor")
+    actions = ["send_again"]
+
+    @admin.action(description="Отправить в программу ещё раз")
+    def send_again(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.exclude(status=ProgramRequest.Status.DONE).values_list("pk", flat=True))
+        ProgramRequest.objects.filter(pk__in=ids).update(status=ProgramRequest.Status.PENDING, error="")
+        rows = Outbox.objects.filter(action="bonus.request", target_id__in=ids).values_list("pk", flat=True)
+        self.message_user(request, f"Снова в очереди: {outbox_replay(rows)}.")
+
+
+@admin.register(ProgramOrder)
+class ProgramOrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "program", "order_ref", "external_id", "redeemed", "earned")
+    search_fields = ("order_ref", "external_id")
+
+
+@admin.register(Reconciliation)
+class ReconciliationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("started_at", "program", "accounts", "operations", "differences", "failures", "finished_at")
+    list_filter = ("program",)

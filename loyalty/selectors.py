@@ -99,8 +99,15 @@ def balance_for(contact: Contact, program: Program | None = None, now: dt.dateti
     now = now or timezone.now()
     accounts = Account.objects.filter(contact=contact, **({"program": program} if program else {}))
     total = accounts.aggregate(total=Coalesce(Sum("balance"), Value(Decimal(0)), output_field=DecimalField()))
-    expiring = sum((c.remaining for a in accounts for c in credits_with_remaining(a)
-                    .filter(expires_at__gt=now, expires_at__lte=now + dt.timedelta(days=30))), Decimal(0))
+    soon = now + dt.timedelta(days=30)
+    expiring = Decimal(0)
+    for account in accounts.select_related("program"):
+        if account.program.connection_id is not None:  # the program's own word, from the last sync
+            expiring += sum((money(item.get("points")) for item in account.expiring or []
+                             if str(item.get("date", "")) <= soon.date().isoformat()), Decimal(0))
+        else:
+            expiring += sum((c.remaining for c in credits_with_remaining(account)
+                             .filter(expires_at__gt=now, expires_at__lte=soon)), Decimal(0))
     return Balance(total=total["total"], expiring_30_days=expiring)
 
 

@@ -1,12 +1,14 @@
-"""Daily loyalty jobs (scheduled in CELERY_BEAT_SCHEDULE): expiry and birthday bonuses."""
+"""Daily loyalty jobs (scheduled in CELERY_BEAT_SCHEDULE): expiry, birthday bonuses, and the
+nightly reconciliation with external programs."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from loyalty.models import BirthdayBonus
+from loyalty.models import BirthdayBonus, Program
 from loyalty.services.campaigns import birthday_bonuses_run
 from loyalty.services.ledger import ledger_expire
+from loyalty.services.programs import program_reconcile
 
 
 @shared_task(name="loyalty.expire")
@@ -18,3 +20,10 @@ def expire_points() -> int:
 def birthday_bonuses() -> int:
     return sum(birthday_bonuses_run(rule) for rule in BirthdayBonus.objects.filter(active=True, program__active=True)
                .select_related("program"))
+
+
+@shared_task(name="loyalty.reconcile")
+def reconcile_programs() -> int:
+    """Returns how many accounts were corrected."""
+    return sum(program_reconcile(program).differences for program in Program.objects.filter(
+        active=True, connection__isnull=False, connection__enabled=True).select_related("connection"))

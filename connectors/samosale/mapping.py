@@ -42,8 +42,8 @@ def amount(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def text(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01'))}"
+def text(value: Decimal | int) -> str:
+    return f"{Decimal(str(value)).quantize(Decimal('0.01'))}"
 
 
 def client_from(data: dict[str, Any]) -> ProgramClient:
