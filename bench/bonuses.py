@@ -26,8 +26,9 @@ def main() -> None:
     from django.db import connection
 
     from hub.models import Contact
+    from hub.segments import ContactFilter
     from loyalty.models import Account, Allocation, BirthdayBonus, Entry
-    from loyalty.selectors import ContactFilter, birthdays_on
+    from loyalty.selectors import birthdays_on
     from loyalty.services.campaigns import birthday_bonuses_run, mass_accrue, mass_preview
     from loyalty.services.ledger import ledger_earn, program_default
 

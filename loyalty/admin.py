@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from hub.admin.segments import ContactFilterForm
 from hub.models import Connection, Contact, Outbox
 from hub.services.outbox import outbox_replay
 from hub.sync import registry
@@ -28,6 +29,7 @@ from loyalty.models import (
     Reconciliation,
 )
 from loyalty.ports import ProgramError
+from loyalty.services.campaigns import mass_accrue, mass_preview
 from loyalty.services.grants import bonus_grant, grant_limit_for
 from loyalty.services.programs import program_message, program_reconcile
 
@@ -98,7 +100,30 @@ class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def get_urls(self) -> list[Any]:
         return [path("grant/", self.admin_site.admin_view(self.grant_view), name="loyalty_grant"),
+                path("mass/", self.admin_site.admin_view(self.mass_view), name="loyalty_mass_accrual"),
                 *super().get_urls()]
+
+    def mass_view(self, request: HttpRequest) -> HttpResponse:
+        """Filter → preview (how many, how many already got it, total) → apply."""
+        if not request.user.has_perm("loyalty.mass_accrue"):
+            raise PermissionDenied
+        form = MassAccrualForm(request.POST or None)
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            data, spec = form.cleaned_data, form.contact_filter()
+            try:
+                if "apply" in request.POST:
+                    granted = mass_accrue(spec, data["points"], campaign=data["campaign"], reason=data["reason"],
+                                          actor=request.user)
+                    messages.success(request, f"Начислено {granted} клиентам по {data['points']} баллов "
+                                              f"(«{data['campaign']}»).")
+                    return HttpResponseRedirect(reverse("admin:loyalty_mass_accrual"))
+                preview = mass_preview(spec, data["points"], data["campaign"])
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+        context = {**self.admin_site.each_context(request), "title": "Массовое начисление баллов", "form": form,
+                   "preview": preview, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/loyalty/mass_accrual.html", context)
 
     def grant_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("loyalty.add_entry"):
@@ -125,6 +150,13 @@ class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "title": "Начислить или списать баллы", "form": form,
                    "limit": limit, "opts": self.model._meta}
         return TemplateResponse(request, "admin/loyalty/grant.html", context)
+
+
+class MassAccrualForm(ContactFilterForm):
+    points = forms.DecimalField(label="Баллов каждому", max_digits=14, decimal_places=2, min_value=0.01)
+    campaign = forms.CharField(label="Название начисления", max_length=100,
+                               help_text="По названию повторный запуск не начислит дважды.")
+    reason = forms.CharField(label="Причина", max_length=255)
 
 
 class GrantForm(forms.Form):

@@ -105,6 +105,7 @@ class Entry(models.Model):
         verbose_name = _("bonus entry")
         verbose_name_plural = _("bonus entries")
         ordering = ["-created_at", "-pk"]
+        permissions = [("mass_accrue", _("Can grant points to many clients at once"))]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.points}"

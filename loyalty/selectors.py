@@ -1,5 +1,5 @@
-"""Loyalty reads: which contacts a filter picks (mass accrual, birthday bonuses) and what a
-client holds (balance and recent history, for cards, bots and the cabinet)."""
+"""Loyalty reads: whose birthday it is, and what a client holds (balance and recent history,
+for cards, bots and the cabinet)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
-from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from hub.models import Connection, Contact, CrmDealState, ExternalRef
+from hub.models import Contact
 from hub.services.money import money
 from loyalty.models import Account, Entry, Program
 
@@ -35,49 +34,6 @@ def spendable_credits(account: Account, now: dt.datetime, include_locked: bool =
     if not include_locked:
         rows = rows.filter(Q(available_at__isnull=True) | Q(available_at__lte=now))
     return list(rows.order_by(F("expires_at").asc(nulls_last=True), "created_at", "pk"))
-
-
-@dataclass
-class ContactFilter:
-    """What an operator composes for a mass accrual. Empty fields do not filter."""
-
-    category: str = ""
-    birth_month: int | None = None
-    not_visited_days: int | None = None  # no pass for N days (or never)
-    visited_within_days: int | None = None
-    deal_connection: Connection | None = None  # contacts of CRM deals…
-    deal_pipeline: str = ""  # …in this pipeline
-    deal_stage: str = ""  # …and stage
-    deal_from: dt.date | None = None  # …last seen changing in this date range
-    deal_to: dt.date | None = None
-
-
-def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> QuerySet[Contact]:
-    now = now or timezone.now()
-    rows = Contact.objects.filter(merged_into__isnull=True)
-    if spec.category:
-        rows = rows.filter(category=spec.category)
-    if spec.birth_month:
-        rows = rows.filter(birth_date__month=spec.birth_month)
-    if spec.not_visited_days is not None:
-        cutoff = now - dt.timedelta(days=spec.not_visited_days)
-        rows = rows.filter(Q(last_pass_at__isnull=True) | Q(last_pass_at__lt=cutoff))
-    if spec.visited_within_days is not None:
-        rows = rows.filter(last_pass_at__gte=now - dt.timedelta(days=spec.visited_within_days))
-    if spec.deal_connection is not None:
-        deals = CrmDealState.objects.filter(connection=spec.deal_connection)
-        if spec.deal_pipeline:
-            deals = deals.filter(pipeline_id=spec.deal_pipeline)
-        if spec.deal_stage:
-            deals = deals.filter(stage_id=spec.deal_stage)
-        if spec.deal_from:
-            deals = deals.filter(updated_at__date__gte=spec.deal_from)
-        if spec.deal_to:
-            deals = deals.filter(updated_at__date__lte=spec.deal_to)
-        their = deals.annotate(their_contact=KT("data__contact_id")).values("their_contact")
-        rows = rows.filter(pk__in=ExternalRef.objects.filter(connection=spec.deal_connection, kind="contact",
-                                                             external_id__in=their).values("local_id"))
-    return rows
 
 
 def birthdays_on(day: dt.date) -> Q:

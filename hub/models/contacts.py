@@ -6,6 +6,21 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class Tag(models.Model):
+    """A label operators put on contacts (e.g. "VIP", "school group") to pick them out for
+    grants and mailings."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Contact(models.Model):
     class Category(models.TextChoices):
         ADULT = "adult", _("Adult")
@@ -23,6 +38,7 @@ class Contact(models.Model):
                                 default=Category.ADULT, db_index=True)
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True, db_index=True)
     last_pass_at = models.DateTimeField(_("last pass"), null=True, blank=True, db_index=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
     merged_into = models.ForeignKey(
         "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="merged_from",

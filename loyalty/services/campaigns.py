@@ -16,10 +16,11 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from hub.models import Contact, Outbox
+from hub.segments import ContactFilter, contacts_matching
 from hub.services.contacts import contact_publish
 from hub.services.money import money
 from loyalty.models import Account, BirthdayBonus, Entry, Program, ProgramRequest
-from loyalty.selectors import ContactFilter, birthdays_on, contacts_matching
+from loyalty.selectors import birthdays_on
 from loyalty.services.ledger import program_default
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from hub.models import Contact, CrmDealState, ExternalRef
-from hub.services.connections import connection_upsert
+from hub.models import Contact
+from hub.segments import ContactFilter
 from loyalty.models import Account, BirthdayBonus, Entry
-from loyalty.selectors import ContactFilter, balance_for, history_for
+from loyalty.selectors import balance_for, history_for
 from loyalty.services.campaigns import birthday_bonuses_run, mass_accrue, mass_preview
 from loyalty.services.ledger import ledger_earn, ledger_verify, program_default
 
@@ -36,22 +36,6 @@ def test_mass_accrual_matches_its_preview_and_a_rerun_grants_nobody_twice():
         cached, computed = ledger_verify(account)
         assert cached == computed
     assert Entry.objects.filter(source="campaign").count() == 6
-
-
-def test_filters_by_category_birth_month_and_crm_deal_stage():
-    crm, _ = connection_upsert(name="CRM", system="amocrm", base_url="http://127.0.0.1:9")
-    anna = Contact.objects.create(first_name="Анна", birth_date=dt.date(1990, 3, 5))
-    kid = Contact.objects.create(first_name="Петя", category="child", birth_date=dt.date(2018, 3, 9))
-    oleg = Contact.objects.create(first_name="Олег", birth_date=dt.date(1985, 7, 1))
-    ExternalRef.objects.create(connection=crm, kind="contact", local_id=oleg.pk, external_id="700")
-    CrmDealState.objects.create(connection=crm, external_id="9", pipeline_id="3004", stage_id="142",
-                                data={"contact_id": "700"})
-    from loyalty.selectors import contacts_matching
-
-    assert set(contacts_matching(ContactFilter(birth_month=3))) == {anna, kid}
-    assert set(contacts_matching(ContactFilter(birth_month=3, category="child"))) == {kid}
-    assert set(contacts_matching(ContactFilter(deal_connection=crm, deal_pipeline="3004", deal_stage="142"))) == {oleg}
-    assert not contacts_matching(ContactFilter(deal_connection=crm, deal_stage="143")).exists()
 
 
 def test_bad_mass_accrual_input_is_refused():

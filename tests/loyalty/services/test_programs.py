@@ -11,11 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from hub.models import Contact, Outbox
+from hub.segments import ContactFilter
 from hub.services.connections import connection_upsert
 from hub.services.sales import LineData, purchase_record
 from loyalty.models import Account, Entry, GrantLimit, ProgramOrder, ProgramRequest
 from loyalty.ports import ProgramError
-from loyalty.selectors import ContactFilter
 from loyalty.services.campaigns import mass_accrue, mass_preview
 from loyalty.services.earning import OrderLine, order_calculate, order_confirm
 from loyalty.services.grants import bonus_grant

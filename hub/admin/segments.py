@@ -1,0 +1,97 @@
+"""Tags and saved segments in the admin; the contact-filter form is shared with the mass
+accrual page (and later mailings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+
+from hub.models import Connection, Contact, Segment, Tag
+from hub.segments import ContactFilter, contacts_matching
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+MONTHS = [(None, "—"), *[(i, name) for i, name in enumerate(
+    ["январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь", "ноябрь",
+     "декабрь"], start=1)]]
+
+
+class ContactFilterForm(forms.Form):
+    """The filter fields an operator composes; empty ones do not filter."""
+
+    category = forms.ChoiceField(label="Категория", required=False,
+                                 choices=[("", "любая"), *Contact.Category.choices])
+    birth_month = forms.TypedChoiceField(label="Месяц рождения", required=False, choices=MONTHS, coerce=int,
+                                         empty_value=None)
+    not_visited_days = forms.IntegerField(label="Не были, дней", required=False, min_value=0,
+                                          help_text="Нет прохода столько дней (или не было никогда).")
+    visited_within_days = forms.IntegerField(label="Были за последние, дней", required=False, min_value=0)
+    tags = forms.ModelMultipleChoiceField(Tag.objects.all(), label="Теги", required=False, to_field_name="name",
+                                          help_text="Любой из выбранных.")
+    segment = forms.ModelChoiceField(Segment.objects.all(), label="Сегмент", required=False,
+                                     help_text="Ещё и правила сохранённого сегмента.")
+    deal_connection = forms.ModelChoiceField(Connection.objects.filter(system__in=["amocrm", "bitrix24"]),
+                                             label="Сделки в CRM", required=False,
+                                             help_text="Клиенты сделок этой CRM (ниже — воронка, этап, даты).")
+    deal_pipeline = forms.CharField(label="Воронка (id)", required=False, max_length=64)
+    deal_stage = forms.CharField(label="Этап (id)", required=False, max_length=64)
+    deal_from = forms.DateField(label="Сделка менялась с", required=False, widget=DATE)
+    deal_to = forms.DateField(label="по", required=False, widget=DATE)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        deal_fields = ("deal_pipeline", "deal_stage", "deal_from", "deal_to")
+        if any(data.get(name) for name in deal_fields) and not data.get("deal_connection"):
+            raise forms.ValidationError("Для условий по сделкам выберите CRM.")
+        if data.get("deal_from") and data.get("deal_to") and data["deal_from"] > data["deal_to"]:
+            raise forms.ValidationError("Дата «с» позже даты «по».")
+        return data
+
+    def contact_filter(self) -> ContactFilter:
+        data = self.cleaned_data
+        return ContactFilter(
+            category=data.get("category") or "", birth_month=data.get("birth_month"),
+            not_visited_days=data.get("not_visited_days"), visited_within_days=data.get("visited_within_days"),
+            tags=[tag.name for tag in data.get("tags") or []], segment=data.get("segment"),
+            deal_connection=data.get("deal_connection"), deal_pipeline=data.get("deal_pipeline") or "",
+            deal_stage=data.get("deal_stage") or "", deal_from=data.get("deal_from"), deal_to=data.get("deal_to"))
+
+
+class SegmentForm(ContactFilterForm, forms.ModelForm):
+    """The segment's rules as form fields, not raw JSON."""
+
+    segment = None  # a segment inside a segment is not offered
+
+    class Meta:
+        model = Segment
+        fields = ("name", "description")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            spec = ContactFilter.from_rules(self.instance.rules)
+            self.initial.update(spec.to_rules())
+            self.initial["tags"] = list(Tag.objects.filter(name__in=spec.tags))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            self.instance.rules = self.contact_filter().to_rules()
+        return data
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ("name",)
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentForm
+    list_display = ("name", "size", "updated_at")
+    search_fields = ("name",)
+
+    @admin.display(description="Контактов сейчас")
+    def size(self, obj: Segment) -> int:
+        return contacts_matching(ContactFilter(segment=obj)).count()

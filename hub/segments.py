@@ -1,0 +1,91 @@
+"""Contact selection by filters an operator composes: used by mass accruals and saved as
+segments (mailings reuse both). Reads only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KT
+from django.utils import timezone
+
+from hub.models import Connection, Contact, CrmDealState, ExternalRef, Segment
+
+
+@dataclass
+class ContactFilter:
+    """Empty fields do not filter; all given ones must hold."""
+
+    category: str = ""
+    birth_month: int | None = None
+    not_visited_days: int | None = None  # no pass for N days (or never)
+    visited_within_days: int | None = None
+    tags: list[str] = field(default_factory=list)  # any of these tags
+    segment: Segment | None = None  # and the saved segment's rules
+    deal_connection: Connection | None = None  # contacts of CRM deals…
+    deal_pipeline: str = ""  # …in this pipeline
+    deal_stage: str = ""  # …and stage
+    deal_from: dt.date | None = None  # …last seen changing in this date range
+    deal_to: dt.date | None = None
+
+    def to_rules(self) -> dict[str, Any]:
+        """JSON for a saved segment (a segment inside a segment is not kept)."""
+        rules: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "segment" or value in (None, "", []):
+                continue
+            if isinstance(value, Connection):
+                value = value.pk
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
+            rules[item.name] = value
+        return rules
+
+    @classmethod
+    def from_rules(cls, rules: dict[str, Any]) -> ContactFilter:
+        spec = cls()
+        known = {item.name for item in fields(cls)} - {"segment"}
+        for name, value in (rules or {}).items():
+            if name not in known:
+                continue
+            if name == "deal_connection":
+                value = Connection.objects.filter(pk=value).first()
+            elif name in ("deal_from", "deal_to") and value:
+                value = dt.date.fromisoformat(str(value))
+            setattr(spec, name, value)
+        return spec
+
+
+def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> QuerySet[Contact]:
+    now = now or timezone.now()
+    rows = Contact.objects.filter(merged_into__isnull=True)
+    if spec.segment is not None:
+        rows = rows.filter(pk__in=contacts_matching(ContactFilter.from_rules(spec.segment.rules), now).values("pk"))
+    if spec.category:
+        rows = rows.filter(category=spec.category)
+    if spec.birth_month:
+        rows = rows.filter(birth_date__month=spec.birth_month)
+    if spec.not_visited_days is not None:
+        cutoff = now - dt.timedelta(days=spec.not_visited_days)
+        rows = rows.filter(Q(last_pass_at__isnull=True) | Q(last_pass_at__lt=cutoff))
+    if spec.visited_within_days is not None:
+        rows = rows.filter(last_pass_at__gte=now - dt.timedelta(days=spec.visited_within_days))
+    if spec.tags:
+        rows = rows.filter(pk__in=Contact.tags.through.objects.filter(tag__name__in=spec.tags).values("contact_id"))
+    if spec.deal_connection is not None:
+        deals = CrmDealState.objects.filter(connection=spec.deal_connection)
+        if spec.deal_pipeline:
+            deals = deals.filter(pipeline_id=spec.deal_pipeline)
+        if spec.deal_stage:
+            deals = deals.filter(stage_id=spec.deal_stage)
+        if spec.deal_from:
+            deals = deals.filter(updated_at__date__gte=spec.deal_from)
+        if spec.deal_to:
+            deals = deals.filter(updated_at__date__lte=spec.deal_to)
+        their = deals.annotate(their_contact=KT("data__contact_id")).values("their_contact")
+        rows = rows.filter(pk__in=ExternalRef.objects.filter(connection=spec.deal_connection, kind="contact",
+                                                             external_id__in=their).values("local_id"))
+    return rows
