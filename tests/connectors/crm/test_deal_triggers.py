@@ -162,3 +162,25 @@ def test_a_deal_moved_to_grant_bonuses_grants_once_within_the_crm_limit(crm, liv
     assert "Хаб: начислено 300.00 баллов. Баланс: 300.00." in notes
     assert any("уже проведены" in n for n in notes)
     assert any("больше лимита для CRM (500.00 баллов" in n for n in notes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_an_external_program_a_crm_grant_goes_to_the_program_and_its_answer_to_the_deal(crm, live_server):
+    from loyalty.models import Account
+    from tests.bonus_programs import bonus_side
+
+    points = crm.add_deal_field("Баллы", "points")
+    pipeline, stage = _stage(crm, 1)
+    crm.connection.refresh_from_db()
+    crm.connection.settings.update(bonus_request={"pipeline_id": pipeline, "stage_id": stage},
+                                   bonus_fields={"points": points}, bonus_max_grant=500)
+    crm.connection.save()
+    crm.hook_to(live_server)
+    with bonus_side("samosale") as samosale:
+        anna, _ = contact_upsert(ContactData(first_name="Анна", phones=["+79160000005"]))
+        drain_outbox()
+        crm.move_deal(_deal_for(crm, anna, "Подарок"), pipeline, stage, {points: "200"})
+        drain_outbox()
+        assert samosale.balance("+79160000005") == 200  # registered in the program and granted there
+        assert Account.objects.get(contact=anna).balance == 200
+        assert any("Хаб: начислено 200.00 баллов в программе «SamoSale». Баланс: 200.00." in n for n in crm.notes())
