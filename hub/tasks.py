@@ -8,6 +8,7 @@ from celery import shared_task
 
 from hub.models import Connection
 from hub.services.connections import connection_pull, connections_due_for_pull
+from hub.services.contacts import contacts_publish
 from hub.services.inbox import inbox_process, inbox_retry_failed
 from hub.services.outbox import outbox_drain
 from hub.sync.errors import SyncError
@@ -35,6 +36,11 @@ def outbox_drain_task(max_batches: int = 20) -> int:
         if report.total == 0:
             break
     return total
+
+
+@shared_task(acks_late=True)
+def contacts_publish_task(contact_ids: list[int]) -> int:
+    return contacts_publish(contact_ids)
 
 
 @shared_task

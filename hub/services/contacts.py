@@ -227,6 +227,25 @@ def contact_publish(contact: Contact) -> None:
     outbox_publish("contact.upsert", "contact", contact.pk, contact_snapshot(contact), origin=None)
 
 
+def contacts_publish(ids: list[int]) -> int:
+    """``contact_publish`` for many contacts (a task's chunk)."""
+    done = 0
+    for contact in Contact.objects.filter(pk__in=ids, merged_into__isnull=True):
+        contact_publish(contact)
+        done += 1
+    return done
+
+
+def contacts_publish_later(ids: list[int], chunk: int = 1000) -> None:
+    """After the current transaction commits, republish these contacts in background chunks:
+    a mass change (points to 100,000 clients) commits at once, and the CRM cards follow."""
+    from hub.tasks import contacts_publish_task  # tasks import services; enqueue lazily
+
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        transaction.on_commit(lambda part=part: contacts_publish_task.delay(part), robust=True)
+
+
 def card_upsert(code: str, contact: Contact | None = None, *, status: str | None = None,
                 issued_at: dt.datetime | None = None) -> Card:
     code = (code or "").strip()

@@ -17,14 +17,13 @@ from django.utils import timezone
 
 from hub.models import Contact, Outbox
 from hub.segments import ContactFilter, contacts_matching
-from hub.services.contacts import contact_publish
+from hub.services.contacts import contacts_publish_later
 from hub.services.money import money
 from loyalty.models import Account, BirthdayBonus, Entry, Program, ProgramRequest
 from loyalty.selectors import birthdays_on
 from loyalty.services.ledger import program_default
 
 log = logging.getLogger(__name__)
-PUBLISH_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -97,9 +96,7 @@ def _grant_set(targets: QuerySet[Contact], points: Decimal | int | str, *, key_p
             f"UPDATE {account_t} SET balance = balance + %s, updated_at = %s "  # noqa: S608
             f"WHERE id IN (SELECT account_id FROM {entry_t} WHERE source_ref = %s)", [amount, now, run])
         touched = Contact.objects.filter(bonus_accounts__entries__source_ref=run).values_list("pk", flat=True)
-        for start in range(0, len(ids := list(touched)), PUBLISH_CHUNK):  # CRM cards show the balance
-            for contact in Contact.objects.filter(pk__in=ids[start:start + PUBLISH_CHUNK]):
-                contact_publish(contact)
+        contacts_publish_later(list(touched))  # CRM cards show the balance; they follow in the background
     log.info("granted %s points to %s contacts (%s)", amount, granted, key_prefix)
     return granted
 

@@ -71,3 +71,17 @@ def test_balance_and_history_selectors():
     balance = balance_for(anna)
     assert balance.total == 150 and balance.expiring_30_days == 100
     assert [e.reason for e in history_for(anna)] == ["b", "a"]
+
+
+def test_mass_accrual_commits_first_and_the_crm_cards_follow_in_the_background(webhook_connection,
+                                                                              django_capture_on_commit_callbacks):
+    from hub.models import Outbox
+
+    people = [Contact.objects.create(first_name=f"Клиент {i}") for i in range(3)]
+    Outbox.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert mass_accrue(ContactFilter(), 10, campaign="cards", reason="r") == 3
+    assert not Outbox.objects.exists() and len(queued) == 1  # one background chunk, after the commit
+    queued[0]()
+    assert set(Outbox.objects.filter(action="contact.upsert").values_list("target_id", flat=True)) == {
+        p.pk for p in people}
