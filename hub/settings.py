@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "connectors.amocrm",
     "connectors.bitrix24",
     "connectors.samosale",
+    "connectors.maxma",
+    "connectors.uds",
     "loyalty",
     "bookings",
     "mailings",

@@ -195,6 +195,10 @@ class ProgramOrder(models.Model):
     external_id = models.CharField(_("id in the program"), max_length=128)
     redeemed = models.DecimalField(_("points redeemed"), max_digits=14, decimal_places=2, default=Decimal("0"))
     earned = models.DecimalField(_("points earned"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(_("order total"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    paid = models.DecimalField(_("paid in money"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    refunded = models.DecimalField(_("refunded of the total"), max_digits=14, decimal_places=2,
+                                   default=Decimal("0"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

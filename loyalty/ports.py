@@ -114,8 +114,12 @@ class BonusProgram(Protocol):
                 ) -> ProgramPurchase:
         """Redeem and earn for one order; the same key again is the same purchase."""
 
-    def refund(self, purchase_id: str, key: str, amount: Decimal | None = None) -> ProgramRefund:
-        """``amount``: the money returned (None: all of it); the same key again is the same refund."""
+    def refund(self, purchase_id: str, key: str, amount: Decimal | None = None, *,
+               paid_left: Decimal | None = None) -> ProgramRefund:
+        """``amount``: the part of the order's total returned (None: all that is left);
+        ``paid_left``: the money paid for the order and not refunded yet, as the hub knows it
+        (for programs that must be told a full refund's amount). The same key again is the
+        same refund."""
 
     def adjust(self, client: ProgramClient, points: Decimal, comment: str, key: str) -> ProgramOperation:
         """A manual grant (positive) or deduction (negative); the same key is done once."""

@@ -116,3 +116,11 @@ def bonus_side(system: str) -> Iterator[BonusSide]:
     side_class, factory = SIDES[system]
     with RunningEmulator(factory()) as running:
         yield side_class(running)
+
+
+
+# The other programs' sides live beside their connectors' tests and subclass BonusSide above.
+from tests.connectors.maxma.side import MaxmaSide, maxma_emulator_factory  # noqa: E402
+from tests.connectors.uds.side import UdsSide, uds_emulator_factory  # noqa: E402
+
+SIDES.update(maxma=(MaxmaSide, maxma_emulator_factory), uds=(UdsSide, uds_emulator_factory))

@@ -72,7 +72,8 @@ class SamosaleProgram:
         return ProgramPurchase(id=str(purchase["id"]), redeemed=mapping.amount(purchase.get("bonuses_used")),
                                earned=mapping.amount(purchase.get("bonuses_earned")))
 
-    def refund(self, purchase_id: str, key: str, amount: Decimal | None = None) -> ProgramRefund:
+    def refund(self, purchase_id: str, key: str, amount: Decimal | None = None, *,
+               paid_left: Decimal | None = None) -> ProgramRefund:
         body = {"external_id": key, **({"amount": mapping.text(amount)} if amount is not None else {})}
         refund = self.client.call("POST", mapping.REFUND.format(id=purchase_id), json=body)["refund"]
         return ProgramRefund(id=str(refund["id"]), returned=mapping.amount(refund.get("bonuses_returned")),

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from hub.models import Connection, Contact
@@ -38,6 +39,7 @@ from loyalty.ports import (
     ProgramError,
     ProgramLine,
     ProgramOperation,
+    ProgramPurchase,
 )
 from loyalty.services.ledger import account_lock, ledger_mirror
 
@@ -127,8 +129,7 @@ def account_fetch(program: Program, client: ProgramClient, *, port: BonusProgram
     for page_no in range(HISTORY_MAX_PAGES):
         page = port.history(client, offset=page_no * HISTORY_PAGE, limit=HISTORY_PAGE)
         operations.extend(page)
-        keys = {_op_key(program, op) for op in page} | {f"ext:{program.connection_id}:{op.id}" for op in page}
-        known = Entry.objects.filter(idempotency_key__in=keys).count()
+        known = len(_known(program, page))
         if len(page) < HISTORY_PAGE or known >= len(page):
             break
     return Snapshot(client=client, operations=operations, balance=port.balance(client))
@@ -148,10 +149,8 @@ def account_mirror(program: Program, contact: Contact, snapshot: Snapshot) -> Mi
                 continue
             seen.add(key)
             fresh.append((key, op))
-        existing = set(Entry.objects.filter(idempotency_key__in=[k for k, _ in fresh] + [
-            f"ext:{program.connection_id}:{op.id}" for _, op in fresh]).values_list("idempotency_key", flat=True))
-        fresh = [(k, op) for k, op in fresh if k not in existing
-                 and f"ext:{program.connection_id}:{op.id}" not in existing]
+        known = _known(program, [op for _, op in fresh], account)
+        fresh = [(k, op) for k, op in fresh if op.id not in known]
         account.refresh_from_db(fields=["balance"])
         expected = account.balance + sum((money(op.points) for _, op in fresh), Decimal(0))
         difference = money(snapshot.balance.available) - expected
@@ -174,6 +173,21 @@ def account_mirror(program: Program, contact: Contact, snapshot: Snapshot) -> Mi
         if result.operations or difference:
             contact_publish(contact)
     return result
+
+
+def _known(program: Program, ops: list[ProgramOperation], account: Any = None) -> set[str]:
+    """Ids of the operations the ledger holds already: by the hub's key, by the mirror's
+    ``ext:<connection>:<id>`` key, or by an entry the hub wrote for it (``source_ref`` =
+    ``ext:<id>``: a refund line a program reports without our key)."""
+    by_key = {_op_key(program, op): op.id for op in ops}
+    by_key.update({f"ext:{program.connection_id}:{op.id}": op.id for op in ops})
+    found = {by_key[k] for k in Entry.objects.filter(idempotency_key__in=list(by_key))
+             .values_list("idempotency_key", flat=True)}
+    refs = {f"ext:{op.id}": op.id for op in ops}
+    entries = Entry.objects.filter(source_ref__in=list(refs), account__program=program)
+    if account is not None:
+        entries = entries.filter(account=account)
+    return found | {refs[r] for r in entries.values_list("source_ref", flat=True)}
 
 
 def _kind(op: ProgramOperation) -> str:
@@ -295,9 +309,10 @@ def _send_adjust(program: Program, port: BonusProgram, client: ProgramClient, re
 
 def _send_purchase(program: Program, port: BonusProgram, client: ProgramClient, request: ProgramRequest) -> str:
     redeem = money(request.payload.get("redeem") or 0)
-    purchase = port.confirm(client, request.idempotency_key, _lines(request.payload), redeem)
-    _record_order(program, request.contact, request.order_ref, request.idempotency_key, purchase.id,
-                  purchase.redeemed, purchase.earned, request.source, request.reason)
+    lines = _lines(request.payload)
+    purchase = port.confirm(client, request.idempotency_key, lines, redeem)
+    _record_order(program, request.contact, request.order_ref, request.idempotency_key, purchase,
+                  _total(lines), request.source, request.reason)
     return purchase.id
 
 
@@ -310,28 +325,37 @@ def _send_refund(program: Program, port: BonusProgram, request: ProgramRequest) 
         if waiting:
             raise ProgramError("Покупка ещё не передана в программу; возврат подождёт её.", retryable=True)
         return ""  # the order never reached the program: nothing to give back
-    amount = request.payload.get("amount")
-    refund = port.refund(order.external_id, request.idempotency_key, None if amount is None else money(amount))
+    amount = money(request.payload["amount"]) if request.payload.get("amount") is not None else None
+    # Some programs (MAXMA) must be told a full refund's money: what is left of what was paid.
+    paid_left = money(order.paid * (1 - order.refunded / order.total)) if order.total > 0 else None
+    refund = port.refund(order.external_id, request.idempotency_key, amount, paid_left=paid_left)
     with transaction.atomic():
+        ProgramOrder.objects.filter(pk=order.pk).update(
+            refunded=F("refunded") + (amount if amount is not None else order.total - order.refunded))
         account = account_lock(request.contact, program)
         for points, suffix, text in ((refund.returned, "return", "возвращены баллы оплаты"),
                                      (-refund.cancelled, "cancel", "списаны начисленные баллы")):
             if points:
                 ledger_mirror(account, points, kind=Entry.Kind.REFUND, source=request.source,
-                              key=f"{request.idempotency_key}:{suffix}", source_ref=request.order_ref,
+                              key=f"{request.idempotency_key}:{suffix}", source_ref=f"ext:{refund.id}:{suffix}",
                               reason=f"{request.reason or 'Возврат'}: {text}")
         contact_publish(request.contact)
     return refund.id
 
 
-def _record_order(program: Program, contact: Contact, order_ref: str, key: str, external_id: str,
-                  redeemed: Decimal, earned: Decimal, source: str, reason: str) -> dict[str, Entry]:
+def _total(lines: list[ProgramLine]) -> Decimal:
+    return money(sum((line.amount for line in lines), Decimal(0)))
+
+
+def _record_order(program: Program, contact: Contact, order_ref: str, key: str, purchase: ProgramPurchase,
+                  total: Decimal, source: str, reason: str) -> dict[str, Entry]:
     entries = {}
     with transaction.atomic():
         ProgramOrder.objects.get_or_create(program=program, order_ref=order_ref, defaults={
-            "external_id": external_id, "redeemed": money(redeemed), "earned": money(earned)})
+            "external_id": purchase.id, "redeemed": money(purchase.redeemed), "earned": money(purchase.earned),
+            "total": total, "paid": total - money(purchase.redeemed)})
         account = account_lock(contact, program)
-        for points, suffix in ((money(earned), "earn"), (-money(redeemed), "redeem")):
+        for points, suffix in ((money(purchase.earned), "earn"), (-money(purchase.redeemed), "redeem")):
             if points:
                 entries[suffix], _ = ledger_mirror(
                     account, points, kind=suffix, source=source, key=f"{key}:{suffix}", source_ref=order_ref,
@@ -378,5 +402,4 @@ def program_confirm(program: Program, contact: Contact, order_ref: str, lines: l
     port = program_port(program)
     client = program_client(program, contact, port=port)
     purchase = port.confirm(client, key, lines, money(redeem))
-    return _record_order(program, contact, order_ref, key, purchase.id, purchase.redeemed, purchase.earned,
-                         source, "Заказ")
+    return _record_order(program, contact, order_ref, key, purchase, _total(lines), source, "Заказ")

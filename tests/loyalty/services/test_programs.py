@@ -191,3 +191,16 @@ def test_nightly_reconciliation_mirrors_missed_changes_and_reports_differences(b
     drifted = program_reconcile(bonus.program)
     assert drifted.differences == 1 and drifted.details == [{"contact": anna.pk, "difference": "-5.00"}]
     assert _account(anna, bonus).balance == Decimal(35)
+
+
+def test_a_partial_refund_is_mirrored_once_and_a_later_sync_finds_nothing_new(bonus, anna):
+    bonus.join(PHONE, 300)
+    order_confirm(anna, "A-3", [OrderLine(None, Decimal(1000))], redeem_points=100)
+    account_sync(bonus.program, anna)
+    program_request(bonus.program, anna, kind="refund", key="refund:A-3", order_ref="A-3", source="purchase",
+                    reason="Возврат", payload={"amount": "200"})
+    drain_outbox()
+    entries = Entry.objects.count()
+    mirrored = account_sync(bonus.program, anna)
+    assert (mirrored.operations, mirrored.correction, Entry.objects.count()) == (0, 0, entries)
+    assert _account(anna, bonus).balance == bonus.balance(PHONE)
