@@ -31,7 +31,7 @@ from loyalty.models import (
 from loyalty.ports import ProgramError
 from loyalty.services.campaigns import mass_accrue, mass_preview
 from loyalty.services.grants import bonus_grant, grant_limit_for
-from loyalty.services.programs import program_message, program_reconcile
+from loyalty.services.programs import program_message, program_reconcile, program_request_queue
 
 
 @admin.register(Program)
@@ -192,10 +192,15 @@ class ProgramRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Отправить в программу ещё раз")
     def send_again(self, request: HttpRequest, queryset: Any) -> None:
-        ids = list(queryset.exclude(status=ProgramRequest.Status.DONE).values_list("pk", flat=True))
+        again = queryset.exclude(status=ProgramRequest.Status.DONE).select_related("program__connection")
+        ids = [item.pk for item in again]
         ProgramRequest.objects.filter(pk__in=ids).update(status=ProgramRequest.Status.PENDING, error="")
         rows = Outbox.objects.filter(action="bonus.request", target_id__in=ids).values_list("pk", flat=True)
-        self.message_user(request, f"Снова в очереди: {outbox_replay(rows)}.")
+        queued = outbox_replay(rows)
+        for item in again:
+            if item.program.connection is not None:
+                queued += program_request_queue([item.pk], item.program.connection)
+        self.message_user(request, f"Снова в очереди: {queued}.")
 
 
 @admin.register(ProgramOrder)

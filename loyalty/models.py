@@ -250,7 +250,8 @@ class ProgramRequest(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="requests",
                                 verbose_name=_("program"))
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="program_requests",
+                                verbose_name=_("contact"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     points = models.DecimalField(_("points"), max_digits=14, decimal_places=2, default=Decimal("0"))
     reason = models.CharField(_("reason"), max_length=255, blank=True)

@@ -24,9 +24,10 @@ class ContactFilterForm(forms.Form):
                                  choices=[("", "любая"), *Contact.Category.choices])
     birth_month = forms.TypedChoiceField(label="Месяц рождения", required=False, choices=MONTHS, coerce=int,
                                          empty_value=None)
-    not_visited_days = forms.IntegerField(label="Не были, дней", required=False, min_value=0,
+    not_visited_days = forms.IntegerField(label="Не были, дней", required=False, min_value=0, max_value=36500,
                                           help_text="Нет прохода столько дней (или не было никогда).")
-    visited_within_days = forms.IntegerField(label="Были за последние, дней", required=False, min_value=0)
+    visited_within_days = forms.IntegerField(label="Были за последние, дней", required=False, min_value=0,
+                                             max_value=36500)
     tags = forms.ModelMultipleChoiceField(Tag.objects.all(), label="Теги", required=False, to_field_name="name",
                                           help_text="Любой из выбранных.")
     segment = forms.ModelChoiceField(Segment.objects.all(), label="Сегмент", required=False,

@@ -90,14 +90,14 @@ def order_confirm(contact: Contact, order_ref: str, lines: list[OrderLine], rede
     redeem = money(redeem_points)
     if redeem < 0:
         raise ValidationError({"points": "Баллы к оплате не могут быть отрицательными."})
+    done = {e.idempotency_key: e for e in Entry.objects.filter(
+        idempotency_key__in=[f"order:{order_ref}:redeem", f"order:{order_ref}:earn"])}
+    if done:
+        return Confirmation(done.get(f"order:{order_ref}:redeem"), done.get(f"order:{order_ref}:earn"))
+    if program.connection_id is not None:  # the program decides; no transaction held over the network
+        entries = program_confirm(program, contact, order_ref, program_lines(lines), redeem, source)
+        return Confirmation(entries.get("redeem"), entries.get("earn"))
     with transaction.atomic():
-        done = {e.idempotency_key: e for e in Entry.objects.filter(
-            idempotency_key__in=[f"order:{order_ref}:redeem", f"order:{order_ref}:earn"])}
-        if done:
-            return Confirmation(done.get(f"order:{order_ref}:redeem"), done.get(f"order:{order_ref}:earn"))
-        if program.connection_id is not None:  # the program decides what may be paid and earned
-            entries = program_confirm(program, contact, order_ref, program_lines(lines), redeem, source)
-            return Confirmation(entries.get("redeem"), entries.get("earn"))
         quote = order_calculate(contact, lines, program)
         if redeem > quote.max_points:
             raise ValidationError({"points": f"Баллами можно оплатить не больше {quote.max_points} "
@@ -146,6 +146,8 @@ def _purchase_to_program(program: Program, purchase: Purchase, key: str) -> None
             program_request(program, purchase.contact, kind=ProgramRequest.Kind.REFUND, key=f"{key}:refund",
                             order_ref=key, source=Entry.Source.PURCHASE, reason=f"Возврат: {label.lower()}")
         return
+    if ProgramRequest.objects.filter(idempotency_key=key).exists():
+        return  # recorded again: the first request stands, as the first earn does in the hub's ledger
     lines = [OrderLine(line.product, line.amount) for line in purchase.lines.select_related("product__category")]
     payload = {"lines": [{"sku": p.sku, "name": p.name, "price": str(p.price), "qty": str(p.qty),
                           "category": p.category} for p in program_lines(lines)]}

@@ -22,12 +22,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from hub.models import Connection, Contact
+from hub.logging import mask_text
+from hub.models import Connection, Contact, Outbox
 from hub.services.contacts import ContactData, contact_publish, contact_upsert
 from hub.services.deals import crm_deal_note
 from hub.services.external_refs import external_ref_find, external_ref_for_local, external_ref_link
 from hub.services.money import money
-from hub.services.outbox import outbox_publish
 from hub.sync import registry
 from hub.sync.errors import SyncError
 from loyalty.models import Entry, Program, ProgramOrder, ProgramRequest, Reconciliation
@@ -108,6 +108,7 @@ class Snapshot:
     client: ProgramClient
     operations: list[ProgramOperation]  # newest first
     balance: ProgramBalance
+    fetched_at: Any = None  # when the reading began
 
 
 @dataclass
@@ -125,6 +126,7 @@ def account_fetch(program: Program, client: ProgramClient, *, port: BonusProgram
     """Read the client's recent history (until a page we mirrored already) and balance.
     Network only: run it outside a transaction, then ``account_mirror``."""
     port = port or program_port(program)
+    started = timezone.now()
     operations: list[ProgramOperation] = []
     for page_no in range(HISTORY_MAX_PAGES):
         page = port.history(client, offset=page_no * HISTORY_PAGE, limit=HISTORY_PAGE)
@@ -132,7 +134,7 @@ def account_fetch(program: Program, client: ProgramClient, *, port: BonusProgram
         known = len(_known(program, page))
         if len(page) < HISTORY_PAGE or known >= len(page):
             break
-    return Snapshot(client=client, operations=operations, balance=port.balance(client))
+    return Snapshot(client=client, operations=operations, balance=port.balance(client), fetched_at=started)
 
 
 def account_mirror(program: Program, contact: Contact, snapshot: Snapshot) -> Mirrored:
@@ -153,7 +155,10 @@ def account_mirror(program: Program, contact: Contact, snapshot: Snapshot) -> Mi
         fresh = [(k, op) for k, op in fresh if op.id not in known]
         account.refresh_from_db(fields=["balance"])
         expected = account.balance + sum((money(op.points) for _, op in fresh), Decimal(0))
-        difference = money(snapshot.balance.available) - expected
+        # The mirror holds pending (locked) points too: they are entries, only not spendable yet.
+        difference = money(snapshot.balance.available + snapshot.balance.pending) - expected
+        if difference and snapshot.fetched_at and account.entries.filter(created_at__gte=snapshot.fetched_at).exists():
+            difference = Decimal(0)  # the hub wrote meanwhile: this reading is stale, the next one decides
         if difference > 0:
             result.entries.append(_correct(program, account, difference))
         for key, op in sorted(fresh, key=lambda item: item[1].points < 0):
@@ -249,13 +254,25 @@ def program_request(program: Program, contact: Contact, *, kind: str, key: str, 
     """Queue a change for the program (idempotent by key)."""
     values = {"program": program, "contact": contact, "kind": kind, "points": money(points), "reason": reason[:255],
               "source": source, "actor": actor, "order_ref": order_ref, "payload": payload or {}}
-    request, created = ProgramRequest.objects.get_or_create(idempotency_key=key, defaults=values)
-    if not created:
-        if request.contact_id != contact.pk or request.points != values["points"] or request.kind != kind:
-            raise ValidationError({"idempotency_key": f"Ключ {key!r} уже использован для другой операции."})
-        return request
-    outbox_publish("bonus.request", "bonus_request", request.pk, {"key": key})
+    with transaction.atomic():
+        request, created = ProgramRequest.objects.get_or_create(idempotency_key=key, defaults=values)
+        if not created:
+            if request.contact_id != contact.pk or request.points != values["points"] or request.kind != kind:
+                raise ValidationError({"idempotency_key": f"Ключ {key!r} уже использован для другой операции."})
+            return request
+        program_request_queue([request.pk], program.connection)
     return request
+
+
+def program_request_queue(ids: list[int], connection: Connection) -> int:
+    """An outbox row for each request that has none waiting: straight to the program's
+    connection (queued even while it is switched off; it is sent when switched on)."""
+    waiting = set(Outbox.objects.filter(action="bonus.request", target_id__in=ids).exclude(
+        status__in=[Outbox.Status.SENT, Outbox.Status.SKIPPED]).values_list("target_id", flat=True))
+    rows = [Outbox(connection=connection, action="bonus.request", target_kind="bonus_request", target_id=pk)
+            for pk in ids if pk not in waiting]
+    Outbox.objects.bulk_create(rows)
+    return len(rows)
 
 
 def _lines(payload: dict[str, Any]) -> list[ProgramLine]:
@@ -330,6 +347,10 @@ def _send_refund(program: Program, port: BonusProgram, request: ProgramRequest) 
     paid_left = money(order.paid * (1 - order.refunded / order.total)) if order.total > 0 else None
     refund = port.refund(order.external_id, request.idempotency_key, amount, paid_left=paid_left)
     with transaction.atomic():
+        if not ProgramRequest.objects.select_for_update().filter(
+                pk=request.pk, status=ProgramRequest.Status.PENDING).update(status=ProgramRequest.Status.DONE,
+                                                                             done_at=timezone.now()):
+            return refund.id  # answered by an earlier attempt: counted then
         ProgramOrder.objects.filter(pk=order.pk).update(
             refunded=F("refunded") + (amount if amount is not None else order.total - order.refunded))
         account = account_lock(request.contact, program)
@@ -370,7 +391,7 @@ def _answered(request: ProgramRequest, status: str, error: str) -> None:
 
 def _refused(request: ProgramRequest, message: str) -> None:
     _answered(request, ProgramRequest.Status.REFUSED, message)
-    log.warning("bonus program request %s refused: %s", request.pk, message[:200])
+    log.warning("bonus program request %s refused: %s", request.pk, mask_text(message[:200]))
     note = request.payload.get("note")
     if note:
         _note(note, f"Хаб: программа не приняла операцию: {message}")

@@ -46,3 +46,11 @@ def test_a_segment_keeps_its_rules_and_can_be_narrowed():
     lapsed_kid = Contact.objects.create(first_name="Петя", category="child")  # never visited
     assert set(contacts_matching(ContactFilter(segment=segment), now)) == {lapsed, lapsed_kid}
     assert list(contacts_matching(ContactFilter(segment=segment, category="adult"), now)) == [lapsed]
+
+
+def test_an_absurd_number_of_days_is_a_form_error_not_a_crash(admin_client):
+    from django.urls import reverse
+
+    page = admin_client.post(reverse("admin:hub_segment_add"), {"name": "x", "not_visited_days": "1000000"})
+    assert page.status_code == 200 and "36500" in page.content.decode()
+    assert not Segment.objects.exists()

@@ -204,3 +204,51 @@ def test_a_partial_refund_is_mirrored_once_and_a_later_sync_finds_nothing_new(bo
     mirrored = account_sync(bonus.program, anna)
     assert (mirrored.operations, mirrored.correction, Entry.objects.count()) == (0, 0, entries)
     assert _account(anna, bonus).balance == bonus.balance(PHONE)
+
+
+def test_a_grant_made_while_the_program_is_switched_off_waits_and_goes_when_it_is_on(bonus, anna, manager):
+    bonus.join(PHONE, 0)
+    bonus.connection.enabled = False
+    bonus.connection.save()
+    bonus_grant(anna, 30, reason="Пока выключено", actor=manager, idempotency_key="admin:off")
+    drain_outbox()
+    assert Outbox.objects.filter(action="bonus.request", status="pending").count() == 1  # kept, not lost
+    bonus.connection.enabled = True
+    bonus.connection.save()
+    drain_outbox()
+    assert bonus.balance(PHONE) == Decimal(30) == _account(anna, bonus).balance
+
+
+def test_a_stale_reading_does_not_undo_what_the_hub_mirrored_meanwhile(bonus, anna, manager):
+    from loyalty.services.programs import account_fetch, account_mirror, program_client
+
+    bonus.join(PHONE, 10)
+    account_sync(bonus.program, anna)
+    stale = account_fetch(bonus.program, program_client(bonus.program, anna))  # balance 10
+    bonus_grant(anna, 50, reason="Грант", actor=manager, idempotency_key="admin:race")
+    drain_outbox()  # mirrored: 60
+    mirrored = account_mirror(bonus.program, anna, stale)
+    assert mirrored.correction == 0 and _account(anna, bonus).balance == Decimal(60)
+
+
+def test_a_merged_contact_takes_its_program_requests_along(bonus, anna, manager):
+    from hub.services.contacts import contact_merge
+
+    twin = Contact.objects.create(first_name="Анна", phone="+79160000099")
+    bonus_grant(twin, 20, reason="Дубль", actor=manager, idempotency_key="admin:twin")
+    contact_merge(anna, twin)
+    assert ProgramRequest.objects.get().contact == anna
+
+
+def test_points_pending_in_the_program_are_not_corrected_away():
+    from tests.bonus_programs import bonus_side
+
+    with bonus_side("maxma") as maxma:  # MAXMA can hold earned points back for returns
+        maxma.fault(pending_days=14)
+        anna = Contact.objects.create(first_name="Анна", phone=PHONE)
+        maxma.join(PHONE, 100)
+        confirmed = order_confirm(anna, "P-1", [OrderLine(None, Decimal(1000))])
+        assert confirmed.earned is not None and confirmed.earned.points > 0
+        mirrored = account_sync(maxma.program, anna)
+        assert mirrored.correction == 0
+        assert Account.objects.get(contact=anna).pending == confirmed.earned.points
