@@ -16,8 +16,8 @@ def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The body as a JSON object, or a 400 that says what is wrong.
+def json_value(request: HttpRequest) -> Any:
+    """The body as JSON of any shape, or a 400 that says what is wrong.
 
     Refuses what a database cannot store faithfully (NaN/Infinity, NUL characters) and
     absurd nesting, so nothing a sender does turns into a 500.
@@ -29,11 +29,16 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     if "\x00" in text or "\\u0000" in text:
         raise WebhookRejected("Body contains NUL characters.")
     try:
-        data = json.loads(text or "null", parse_constant=_no_constants)
+        return json.loads(text or "null", parse_constant=_no_constants)
     except RecursionError as exc:
         raise WebhookRejected("Body is nested too deeply.") from exc
     except ValueError as exc:  # JSONDecodeError is a ValueError
         raise WebhookRejected(f"Body is not valid JSON: {exc}") from exc
+
+
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    """The body as a JSON object (``json_value``'s checks), or a 400."""
+    data = json_value(request)
     if not isinstance(data, dict):
         raise WebhookRejected("Body must be a JSON object.")
     return data

@@ -42,8 +42,6 @@ def bonus_grant(contact: Contact, points: Decimal | int | str, *, reason: str, a
                                "Попросите старшего менеджера.")
     program = program_default()
     if program.connection_id is not None:
-        if value == 0 or not reason.strip():
-            raise ValidationError("Укажите ненулевое количество баллов и причину.")
         log.info("bonus grant %s points to contact %s by user %s, queued for the program", value, contact.pk,
                  actor.pk)
         return program_request(program, contact, kind=ProgramRequest.Kind.ADJUST, key=idempotency_key,

@@ -11,9 +11,10 @@ operation's id, and a balance that still differs is corrected and reported.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -108,14 +109,13 @@ class Snapshot:
     client: ProgramClient
     operations: list[ProgramOperation]  # newest first
     balance: ProgramBalance
-    fetched_at: Any = None  # when the reading began
+    fetched_at: dt.datetime | None = None  # when the reading began
 
 
 @dataclass
 class Mirrored:
     operations: int = 0
     correction: Decimal = Decimal(0)
-    entries: list[Entry] = field(default_factory=list)
 
 
 def _op_key(program: Program, op: ProgramOperation) -> str:
@@ -160,15 +160,13 @@ def account_mirror(program: Program, contact: Contact, snapshot: Snapshot) -> Mi
         if difference and snapshot.fetched_at and account.entries.filter(created_at__gte=snapshot.fetched_at).exists():
             difference = Decimal(0)  # the hub wrote meanwhile: this reading is stale, the next one decides
         if difference > 0:
-            result.entries.append(_correct(program, account, difference))
+            _correct(program, account, difference)
         for key, op in sorted(fresh, key=lambda item: item[1].points < 0):
-            entry, created = ledger_mirror(account, op.points, kind=_kind(op), reason=op.comment or _reason(op),
-                                           key=key, source=Entry.Source.PROGRAM, source_ref=f"ext:{op.id}")
-            if created:
-                result.operations += 1
-                result.entries.append(entry)
+            _, created = ledger_mirror(account, op.points, kind=_kind(op), reason=op.comment or _reason(op),
+                                       key=key, source=Entry.Source.PROGRAM, source_ref=f"ext:{op.id}")
+            result.operations += int(created)
         if difference < 0:
-            result.entries.append(_correct(program, account, difference))
+            _correct(program, account, difference)
         result.correction = difference
         account.pending = money(snapshot.balance.pending)
         account.expiring = [{"date": day.isoformat(), "points": str(money(points))}
@@ -204,16 +202,15 @@ def _reason(op: ProgramOperation) -> str:
             "refund": "Возврат в программе"}.get(op.kind, "Изменение в программе")
 
 
-def _correct(program: Program, account: Any, difference: Decimal) -> Entry:
+def _correct(program: Program, account: Any, difference: Decimal) -> None:
     log.warning("bonus program %s: account %s differed by %s; corrected", program.pk, account.pk, difference)
-    entry, _ = ledger_mirror(account, difference, kind=Entry.Kind.ADJUST, source=Entry.Source.SYSTEM,
-                             key=f"reconcile:{program.pk}:{account.pk}:{uuid.uuid4().hex[:12]}",
-                             reason=f"Сверка с программой «{program}»: {difference:+}")
-    return entry
+    ledger_mirror(account, difference, kind=Entry.Kind.ADJUST, source=Entry.Source.SYSTEM,
+                  key=f"reconcile:{program.pk}:{account.pk}:{uuid.uuid4().hex[:12]}",
+                  reason=f"Сверка с программой «{program}»: {difference:+}")
 
 
-def account_sync(program: Program, contact: Contact) -> Mirrored:
-    port = program_port(program)
+def account_sync(program: Program, contact: Contact, *, port: BonusProgram | None = None) -> Mirrored:
+    port = port or program_port(program)
     client = program_client(program, contact, port=port, create=False)
     return account_mirror(program, contact, account_fetch(program, client, port=port))
 
@@ -229,8 +226,7 @@ def program_reconcile(program: Program) -> Reconciliation:
     for contact in Contact.objects.filter(pk__in=list(contact_ids)).iterator(chunk_size=500):
         report.accounts += 1
         try:
-            client = program_client(program, contact, port=port, create=False)
-            mirrored = account_mirror(program, contact, account_fetch(program, client, port=port))
+            mirrored = account_sync(program, contact, port=port)
         except (ProgramError, SyncError, ValidationError) as exc:
             report.failures += 1
             details.append({"contact": contact.pk, "error": program_message(exc)[:300]})
@@ -251,7 +247,10 @@ def program_reconcile(program: Program) -> Reconciliation:
 def program_request(program: Program, contact: Contact, *, kind: str, key: str, source: str,
                     points: Decimal | int | str = 0, reason: str = "", actor: Any = None, order_ref: str = "",
                     payload: dict[str, Any] | None = None) -> ProgramRequest:
-    """Queue a change for the program (idempotent by key)."""
+    """Queue a change for the program (idempotent by key); a grant needs points and a reason,
+    as in the hub's own ledger."""
+    if kind == ProgramRequest.Kind.ADJUST and (money(points) == 0 or not reason.strip()):
+        raise ValidationError("Укажите ненулевое количество баллов и причину.")
     values = {"program": program, "contact": contact, "kind": kind, "points": money(points), "reason": reason[:255],
               "source": source, "actor": actor, "order_ref": order_ref, "payload": payload or {}}
     with transaction.atomic():

@@ -11,7 +11,7 @@ import requests
 from connectors.maxma.emulator import MaxmaEmulator
 from hub.models import Connection
 from hub.services.connections import connection_upsert
-from tests.bonus_programs import BonusSide
+from tests.bonus_side import BonusSide
 
 
 def maxma_emulator_factory() -> MaxmaEmulator:

@@ -11,7 +11,7 @@ import requests
 from connectors.uds.emulator import UdsEmulator
 from hub.models import Connection
 from hub.services.connections import connection_upsert
-from tests.bonus_programs import BonusSide
+from tests.bonus_side import BonusSide
 
 COMPANY_ID, API_KEY = "549755813888", "emu-key"
 

@@ -115,9 +115,13 @@ def test_a_deduction_the_program_refuses_is_kept_with_its_reason(bonus, anna, ma
     assert bonus.balance(PHONE) == Decimal(20)
 
 
-def test_the_hub_ledger_is_closed_to_direct_writes_for_an_external_program(bonus, anna):
-    with pytest.raises(ValidationError):
+def test_the_hub_ledger_is_closed_to_direct_writes_and_a_grant_needs_points_and_a_reason(bonus, anna, manager):
+    with pytest.raises(ValidationError, match="ведёт внешняя программа"):
         ledger_adjust(anna, 10, reason="мимо программы", idempotency_key="direct")
+    for points, reason in ((0, "ноль"), (10, "  ")):
+        with pytest.raises(ValidationError, match="ненулевое количество баллов и причину"):
+            bonus_grant(anna, points, reason=reason, actor=manager, idempotency_key=f"bad:{points}")
+    assert not ProgramRequest.objects.exists()
 
 
 def test_a_client_new_to_the_program_is_registered_on_the_first_grant_where_partners_may(bonus, anna, manager):
