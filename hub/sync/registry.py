@@ -26,3 +26,8 @@ def systems() -> list[tuple[str, str]]:
 def subscribers(action: str) -> set[str]:
     """Systems whose connector accepts this outbox action."""
     return {s for s, c in _connectors.items() if action in c.subscribes}
+
+
+def systems_for_channel(channel: str) -> list[str]:
+    """Systems whose connector sends messages over this mailings channel (sms, whatsapp…)."""
+    return sorted(s for s, c in _connectors.items() if getattr(c, "channel", "") == channel)

@@ -1,0 +1,96 @@
+"""The hub side of every messaging provider, in terms of the message-channel port
+(``mailings.ports``): queued messages pushed one by one (each is checked again just before
+sending: consent, opt-out and quiet hours are honoured at the moment of sending, not only
+when the campaign picked the client), delivery statuses and replies applied to the domain.
+Each provider's package supplies ``channel``, the adapter and the webhook reading."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from connectors.base.connector import Connector
+from hub.models import Connection, Inbox, Outbox
+from hub.services.outbox import max_attempts
+from hub.sync.errors import RateLimited, SyncError
+from hub.sync.types import CheckResult, PushResult
+from mailings.models import Message
+from mailings.ports import INCOMING, STATUS, MessageChannel, SendRefused
+from mailings.services.delivery import (
+    Hold,
+    message_failed,
+    message_incoming,
+    message_prepare,
+    message_refused,
+    message_sent,
+    message_status_apply,
+)
+
+SEND = "message.send"
+
+
+class ChannelConnector(Connector):
+    subscribes = frozenset({SEND})
+    #: the mailings channel this provider serves (``mailings.models.Channel``)
+    channel: str = ""
+    adapter_class: Callable[[Connection], MessageChannel]
+
+    def adapter(self, connection: Connection) -> MessageChannel:
+        return self.adapter_class(connection)
+
+    def accepts(self, connection: Connection, action: str, target_kind: str, target_id: int | None,
+                origin: Connection | None) -> bool:
+        return Message.objects.filter(pk=target_id, connection=connection).exists()
+
+    def check_connection(self, connection: Connection) -> CheckResult:
+        try:
+            about = self.adapter(connection).check()
+        except SyncError as exc:
+            return CheckResult(ok=False, message=f"{self.title}: не удалось подключиться: {exc}")
+        return CheckResult(ok=True, message=f"{self.title}: подключение работает. {about}")
+
+    def push_batch(self, connection: Connection, rows: list[Outbox]) -> dict[int, PushResult]:
+        """One provider call per message. A rate limit or an outage stops the batch: the rest
+        waits for the next drain instead of hammering the provider."""
+        adapter = self.adapter(connection)
+        results: dict[int, PushResult] = {}
+        for n, row in enumerate(rows):
+            message_id = int(row.target_id or 0)
+            prepared = message_prepare(message_id)
+            if isinstance(prepared, Hold):
+                results[row.pk] = (PushResult(ok=False, error=prepared.reason, retry_after=prepared.retry_after,
+                                              rate_limited=True)  # waiting is not the row's fault
+                                   if prepared.retry_after is not None else
+                                   PushResult(ok=True, external_id=""))  # not to be sent: done
+                continue
+            try:
+                provider_id = adapter.send(prepared)
+            except SendRefused as exc:
+                message_refused(message_id, exc.reason)
+                results[row.pk] = PushResult(ok=False, retryable=False, error=exc.reason)
+            except SyncError as exc:
+                rate_limited = isinstance(exc, RateLimited)
+                result = PushResult(ok=False, retryable=exc.retryable, error=str(exc), retry_after=exc.retry_after,
+                                    rate_limited=rate_limited)
+                for rest in rows[n:]:
+                    final = not exc.retryable or (rest.attempts >= max_attempts(connection) and not rate_limited)
+                    message_failed(int(rest.target_id or 0), str(exc), final=final)
+                    results[rest.pk] = result
+                break
+            else:
+                message_sent(message_id, provider_id)
+                results[row.pk] = PushResult(ok=True, external_id=provider_id)
+        return results
+
+    # ------------------------------------------------------------------ inbound
+    def handle_inbox(self, row: Inbox, fetched: Any = None) -> Any:
+        payload = row.payload
+        if row.kind == STATUS:
+            return message_status_apply(row.connection, str(payload.get("provider_id") or ""),
+                                        str(payload.get("status") or ""), str(payload.get("error") or ""))
+        if row.kind == INCOMING:
+            return message_incoming(row.connection, self.channel, address_kind=str(payload.get("address_kind") or ""),
+                                    address=str(payload.get("address") or ""), text=str(payload.get("text") or ""),
+                                    data=str(payload.get("data") or ""),
+                                    provider_id=str(payload.get("provider_id") or ""))
+        return {"ignored": row.kind}  # kept for the record (bot updates the mailings do not use)

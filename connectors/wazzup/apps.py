@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WazzupConnectorConfig(AppConfig):
+    name = "connectors.wazzup"
+    label = "connector_wazzup"
+    verbose_name = "Wazzup"
