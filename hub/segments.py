@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from hub.models import Connection, Contact, CrmDealState, ExternalRef, Segment
+from hub.models import Connection, Contact, ContactRelation, CrmDealState, ExternalRef, Purchase, Segment
+
+DECIMAL_RULES = ("spend_from", "spend_to", "bonus_from", "bonus_to")
+
+
+def years_ago(today: dt.date, years: int) -> dt.date:
+    """The same day ``years`` back (29 February → 28 February in a common year)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
 
 
 @dataclass
@@ -23,6 +35,12 @@ class ContactFilter:
     not_visited_days: int | None = None  # no pass for N days (or never)
     visited_within_days: int | None = None
     tags: list[str] = field(default_factory=list)  # any of these tags
+    child_age_from: int | None = None  # has a child of this age (full years)…
+    child_age_to: int | None = None
+    spend_from: Decimal | None = None  # purchases in total, ever
+    spend_to: Decimal | None = None
+    bonus_from: Decimal | None = None  # bonus balance, all programs
+    bonus_to: Decimal | None = None
     segment: Segment | None = None  # and the saved segment's rules
     deal_connection: Connection | None = None  # contacts of CRM deals…
     deal_pipeline: str = ""  # …in this pipeline
@@ -41,6 +59,8 @@ class ContactFilter:
                 value = value.pk
             elif isinstance(value, dt.date):
                 value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
             rules[item.name] = value
         return rules
 
@@ -55,8 +75,21 @@ class ContactFilter:
                 value = Connection.objects.filter(pk=value).first()
             elif name in ("deal_from", "deal_to") and value:
                 value = dt.date.fromisoformat(str(value))
+            elif name in DECIMAL_RULES and value not in (None, ""):
+                value = Decimal(str(value))
             setattr(spec, name, value)
         return spec
+
+
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _between(rows: QuerySet[Contact], name: str, low: Decimal | None, high: Decimal | None) -> QuerySet[Contact]:
+    if low is not None:
+        rows = rows.filter(**{f"{name}__gte": low})
+    if high is not None:
+        rows = rows.filter(**{f"{name}__lte": high})
+    return rows
 
 
 def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> QuerySet[Contact]:
@@ -75,6 +108,26 @@ def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> Qu
         rows = rows.filter(last_pass_at__gte=now - dt.timedelta(days=spec.visited_within_days))
     if spec.tags:
         rows = rows.filter(pk__in=Contact.tags.through.objects.filter(tag__name__in=spec.tags).values("contact_id"))
+    if spec.child_age_from is not None or spec.child_age_to is not None:
+        today = timezone.localdate(now)
+        kids = Contact.objects.filter(birth_date__isnull=False)
+        if spec.child_age_from is not None:  # born on or before the day they turned that age
+            kids = kids.filter(birth_date__lte=years_ago(today, spec.child_age_from))
+        if spec.child_age_to is not None:  # not yet a year older than that
+            kids = kids.filter(birth_date__gt=years_ago(today, spec.child_age_to + 1))
+        rows = rows.filter(pk__in=ContactRelation.objects.filter(child__in=kids).values("parent_id"))
+    if spec.spend_from is not None or spec.spend_to is not None:
+        spent = (Purchase.objects.filter(contact=OuterRef("pk")).values("contact")
+                 .annotate(total=Sum("total")).values("total"))
+        rows = rows.annotate(spend=Coalesce(Subquery(spent), Value(Decimal(0)), output_field=MONEY))
+        rows = _between(rows, "spend", spec.spend_from, spec.spend_to)
+    if spec.bonus_from is not None or spec.bonus_to is not None:
+        from loyalty.models import Account  # the core reads balances; loyalty builds on the core
+
+        held = (Account.objects.filter(contact=OuterRef("pk")).values("contact")
+                .annotate(total=Sum("balance")).values("total"))
+        rows = rows.annotate(bonus=Coalesce(Subquery(held), Value(Decimal(0)), output_field=MONEY))
+        rows = _between(rows, "bonus", spec.bonus_from, spec.bonus_to)
     if spec.deal_connection is not None:
         deals = CrmDealState.objects.filter(connection=spec.deal_connection)
         if spec.deal_pipeline:

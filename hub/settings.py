@@ -176,6 +176,8 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-expire": {"task": "loyalty.expire", "schedule": crontab(hour=21, minute=5)},
     "loyalty-birthdays": {"task": "loyalty.birthday_bonuses", "schedule": crontab(hour=6, minute=0)},
     "loyalty-reconcile": {"task": "loyalty.reconcile", "schedule": crontab(hour=23, minute=30)},  # 02:30 MSK
+    "mailings-triggers": {"task": "mailings.triggers_scan", "schedule": 60.0},
+    # campaigns' own schedules are periodic tasks in the database (mailings/services/schedules.py)
 }
 
 # Sync engine knobs (see hub/services/outbox.py).

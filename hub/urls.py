@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from connectors.crm.views import crm_routing
 from hub.views.health import healthz
 from hub.views.webhooks import webhook_receive
+from mailings.views import nps_page, unsubscribe_page
 
 admin.site.site_header = "Hub"
 admin.site.site_title = "Hub"
@@ -12,6 +13,8 @@ admin.site.site_title = "Hub"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("hooks/<slug:system>/<slug:key>/", webhook_receive, name="webhook"),
+    path("m/nps/<slug:token>/", nps_page, name="nps"),
+    path("m/unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
     path("admin/crm/<int:pk>/routing/", crm_routing, name="crm_routing"),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

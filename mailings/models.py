@@ -218,6 +218,10 @@ class Message(models.Model):
         return f"{self.get_channel_display()} #{self.pk} ({self.get_status_display()})"
 
 
+def new_survey_token() -> str:
+    return secrets.token_urlsafe(16)  # 22 characters: fits a Telegram button's 64-byte data
+
+
 class NpsSurvey(models.Model):
     """A question "how likely are you to recommend us" after a CRM deal moved; the answer
     (0–10 and a comment, by link, bot button or SMS reply) goes to the contact's CRM card."""
@@ -226,7 +230,7 @@ class NpsSurvey(models.Model):
                                  verbose_name=_("campaign"))
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="nps_surveys",
                                 verbose_name=_("client"))
-    token = models.CharField(_("link token"), max_length=32, unique=True, default=secrets.token_urlsafe)
+    token = models.CharField(_("link token"), max_length=32, unique=True, default=new_survey_token)
     deal_connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+", verbose_name=_("CRM"))
     deal_id = models.CharField(_("deal"), max_length=64, blank=True)

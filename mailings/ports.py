@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+SEND = "message.send"  # the outbox action a provider connection takes
 STATUS = "message.status"
 INCOMING = "message.incoming"
 

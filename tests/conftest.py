@@ -14,6 +14,7 @@ from hub.celery import app as celery_app
 from hub.models import Connection
 from hub.services.connections import connection_upsert
 from tests.bonus_programs import SIDES, BonusSide, bonus_side
+from tests.mailings.fixtures import campaign, consent_texts, email_channel, person  # noqa: F401 - fixtures
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/15"
 

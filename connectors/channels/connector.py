@@ -15,7 +15,7 @@ from hub.services.outbox import max_attempts
 from hub.sync.errors import RateLimited, SyncError
 from hub.sync.types import CheckResult, PushResult
 from mailings.models import Message
-from mailings.ports import INCOMING, STATUS, MessageChannel, SendRefused
+from mailings.ports import INCOMING, SEND, STATUS, MessageChannel, SendRefused
 from mailings.services.delivery import (
     Hold,
     message_failed,
@@ -25,9 +25,6 @@ from mailings.services.delivery import (
     message_sent,
     message_status_apply,
 )
-
-SEND = "message.send"
-
 
 class ChannelConnector(Connector):
     subscribes = frozenset({SEND})

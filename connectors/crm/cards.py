@@ -18,6 +18,7 @@ from hub.models.consent import Purpose
 from hub.services.money import money
 from hub.services.normalize import phone_key
 from loyalty.models import Account, Entry
+from mailings.models import NpsSurvey
 
 LAST_TRANSACTIONS = 10
 BONUS_HISTORY = 5
@@ -41,6 +42,7 @@ def contact_card(contact: Contact, tz: str) -> CrmContact:
         "messengers": ", ".join(f"{kind}: {value}" for kind, value in identities
                                 if kind in (ContactIdentity.Kind.TELEGRAM, ContactIdentity.Kind.VK)),
         "consent": consent_line(contact, tz),
+        "nps": nps_line(contact, tz),
         **bonus_lines(contact, tz),
     }
     phones = [contact.phone] if contact.phone else []
@@ -62,6 +64,15 @@ def consent_line(contact: Contact, tz: str) -> str:
         since = active.get(purpose)
         parts.append(f"{label}: да, с {_local(since, tz)[:10]}" if since else f"{label}: нет")
     return "; ".join(parts)
+
+
+def nps_line(contact: Contact, tz: str) -> str:
+    """"9 из 10, 24.11.2026: всё понравилось" — the client's last NPS answer (prefetched)."""
+    answered = list(contact.nps_surveys.all())
+    if not answered:
+        return ""
+    last = answered[0]
+    return f"{last.score} из 10, {_local(last.answered_at, tz)[:10]}" + (f": {last.comment}" if last.comment else "")
 
 
 def _points(value: Decimal) -> str:
@@ -88,6 +99,8 @@ def contacts_for_cards(ids: list[int]) -> dict[int, Contact]:
         Prefetch("purchases", queryset=Purchase.objects.only("pk", "contact_id", "purchased_at", "total")),
         Prefetch("consents", queryset=ConsentRecord.objects.filter(withdrawn_at__isnull=True).order_by("granted_at")),
         Prefetch("bonus_accounts", queryset=Account.objects.select_related("program")),
+        Prefetch("nps_surveys", queryset=NpsSurvey.objects.filter(answered_at__isnull=False)
+                 .order_by("-answered_at", "-pk")),
     )
     found = {c.pk: c for c in contacts}
     recent = (Entry.objects.filter(account__contact_id__in=list(found))

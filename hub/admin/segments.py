@@ -30,6 +30,15 @@ class ContactFilterForm(forms.Form):
                                              max_value=36500)
     tags = forms.ModelMultipleChoiceField(Tag.objects.all(), label="Теги", required=False, to_field_name="name",
                                           help_text="Любой из выбранных.")
+    child_age_from = forms.IntegerField(label="Есть ребёнок в возрасте от, лет", required=False, min_value=0,
+                                        max_value=120)
+    child_age_to = forms.IntegerField(label="до, лет (включительно)", required=False, min_value=0, max_value=120)
+    spend_from = forms.DecimalField(label="Потратили всего от, ₽", required=False, min_value=0, max_digits=14,
+                                    decimal_places=2)
+    spend_to = forms.DecimalField(label="до, ₽", required=False, min_value=0, max_digits=14, decimal_places=2)
+    bonus_from = forms.DecimalField(label="Бонусов на счёте от", required=False, min_value=0, max_digits=14,
+                                    decimal_places=2)
+    bonus_to = forms.DecimalField(label="до", required=False, min_value=0, max_digits=14, decimal_places=2)
     segment = forms.ModelChoiceField(Segment.objects.all(), label="Сегмент", required=False,
                                      help_text="Ещё и правила сохранённого сегмента.")
     deal_connection = forms.ModelChoiceField(Connection.objects.filter(system__in=["amocrm", "bitrix24"]),
@@ -47,6 +56,9 @@ class ContactFilterForm(forms.Form):
             raise forms.ValidationError("Для условий по сделкам выберите CRM.")
         if data.get("deal_from") and data.get("deal_to") and data["deal_from"] > data["deal_to"]:
             raise forms.ValidationError("Дата «с» позже даты «по».")
+        for low, high in (("child_age_from", "child_age_to"), ("spend_from", "spend_to"), ("bonus_from", "bonus_to")):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                raise forms.ValidationError(f"«{self.fields[low].label}» больше, чем «{self.fields[high].label}».")
         return data
 
     def contact_filter(self) -> ContactFilter:
@@ -55,6 +67,9 @@ class ContactFilterForm(forms.Form):
             category=data.get("category") or "", birth_month=data.get("birth_month"),
             not_visited_days=data.get("not_visited_days"), visited_within_days=data.get("visited_within_days"),
             tags=[tag.name for tag in data.get("tags") or []], segment=data.get("segment"),
+            child_age_from=data.get("child_age_from"), child_age_to=data.get("child_age_to"),
+            spend_from=data.get("spend_from"), spend_to=data.get("spend_to"),
+            bonus_from=data.get("bonus_from"), bonus_to=data.get("bonus_to"),
             deal_connection=data.get("deal_connection"), deal_pipeline=data.get("deal_pipeline") or "",
             deal_stage=data.get("deal_stage") or "", deal_from=data.get("deal_from"), deal_to=data.get("deal_to"))
 

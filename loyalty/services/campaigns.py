@@ -125,6 +125,20 @@ def _request_set(ids_sql: str, ids_params: tuple, amount: Decimal, *, key_prefix
     return queued
 
 
+def birthday_key_prefix(program: Program, year: int) -> str:
+    """One birthday grant per person, program and year, whichever job grants it."""
+    return f"birthday:{program.pk}:{year}:"
+
+
+def bonus_grant_many(targets: QuerySet[Contact], points: Decimal | int | str, *, key_prefix: str, reason: str,
+                     expiry_days: int | None = None, source: str = Entry.Source.CAMPAIGN) -> int:
+    """Points to every contact in ``targets`` (a mailing's birthday or win-back bonus), once
+    per key; returns how many got them now."""
+    expires = timezone.now() + dt.timedelta(days=expiry_days) if expiry_days else None
+    return _grant_set(targets, points, key_prefix=key_prefix, reason=reason, actor=None, program=None,
+                      expires_at=expires, source=source)
+
+
 def birthday_bonuses_run(rule: BirthdayBonus, today: dt.date | None = None) -> int:
     """Grant the birthday bonus to everyone whose birthday is ``days_before`` days from today
     (the venue's date). Keyed by person and year: a second run the same day grants nobody."""
@@ -134,7 +148,7 @@ def birthday_bonuses_run(rule: BirthdayBonus, today: dt.date | None = None) -> i
     if not rule.children:
         targets = targets.exclude(category=Contact.Category.CHILD)
     expires = timezone.now() + dt.timedelta(days=rule.expiry_days) if rule.expiry_days else None
-    return _grant_set(targets, rule.points, key_prefix=f"birthday:{rule.program_id}:{birthday.year}:",
+    return _grant_set(targets, rule.points, key_prefix=birthday_key_prefix(rule.program, birthday.year),
                       program=rule.program,
                       reason=f"С днём рождения! ({birthday:%d.%m.%Y})", actor=None, expires_at=expires,
                       source=Entry.Source.BIRTHDAY)

@@ -1,0 +1,49 @@
+"""Telegram at the hub: the channel connector (sending through ``TelegramBot``) and the webhook
+intake — secret header checked, one inbox row per update keyed by ``update_id``, answered at
+once; a pressed button is answered to Telegram before the row is processed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from connectors.base.webhooks import json_body, require_post, require_secret
+from connectors.channels.connector import ChannelConnector
+from connectors.telegram import mapping
+from connectors.telegram.adapter import TelegramBot
+from hub.models import Connection, Inbox
+from hub.sync.errors import SyncError
+from hub.sync.types import WebhookParse
+
+log = logging.getLogger(__name__)
+
+
+class TelegramConnector(ChannelConnector):
+    system = "telegram"
+    title = _("Telegram")
+    channel = "telegram"
+    adapter_class = TelegramBot
+
+    def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
+        require_post(request)
+        require_secret(str((connection.credentials or {}).get("webhook_secret") or ""),
+                       request.headers.get(mapping.SECRET_HEADER, ""),
+                       f"Bad or missing {mapping.SECRET_HEADER} (or no webhook_secret configured).", status=403)
+
+    def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
+        event = mapping.event_from_update(json_body(request))
+        return WebhookParse(events=[event], response_body="")  # Telegram only needs the 200
+
+    def fetch_for_inbox(self, row: Inbox) -> Any:
+        """Answer a pressed button (Telegram shows a spinner until then). A failed answer is
+        logged and the event processed all the same: the press itself must not be lost."""
+        query_id = mapping.callback_query_id(row.payload)
+        if query_id and row.connection is not None:
+            try:
+                TelegramBot(row.connection).answer_callback(query_id)
+            except SyncError as exc:
+                log.warning("telegram: inbox %s: the button press was not answered: %s", row.pk, exc)
+        return None

@@ -1,0 +1,182 @@
+"""Composing and queueing messages: for each recipient the first reachable channel of the
+campaign, the text rendered for them, one Message and one outbox row to the channel's
+provider, all in the caller's transaction. A key already used (the same person and occasion)
+adds nothing, so every run and every trigger may safely happen twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db.models import DecimalField, Sum, Value
+from django.db.models.functions import Coalesce
+
+from hub.models import Connection, Contact, Outbox
+from loyalty.models import Account
+from mailings.models import Campaign, CampaignRun, Channel, Message
+from mailings.ports import SEND
+from mailings.services.reach import Reach, channel_connections, reach_many
+from mailings.services.texts import text_render
+
+BATCH = 1000
+BUTTON_CHANNELS = {Channel.TELEGRAM, Channel.VK}
+OPTOUT_SALT = "mailings.optout"
+
+
+@dataclass
+class Recipient:
+    contact_id: int
+    key: str  # one message per key, ever
+    context: dict[str, Any] = field(default_factory=dict)
+    buttons: list[list[dict[str, str]]] = field(default_factory=list)  # [[{"label", "data"}]]
+
+
+@dataclass
+class Queued:
+    messages: list[Message] = field(default_factory=list)
+    unreachable: int = 0
+    repeated: int = 0  # keys already used: nothing new
+
+
+def optout_link(contact_id: int) -> str:
+    token = signing.Signer(salt=OPTOUT_SALT).sign(str(contact_id))
+    return f"{settings.HUB_PUBLIC_URL}/m/unsubscribe/{token}/"
+
+
+def optout_contact(token: str) -> int | None:
+    try:
+        return int(signing.Signer(salt=OPTOUT_SALT).unsign(token))
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+def _balances(ids: list[int]) -> dict[int, Decimal]:
+    rows = (Account.objects.filter(contact_id__in=ids).values("contact_id")
+            .annotate(total=Coalesce(Sum("balance"), Value(Decimal(0)), output_field=DecimalField())))
+    return {row["contact_id"]: row["total"] for row in rows}
+
+
+def contact_context(contact: Contact, balance: Decimal | None, today: dt.date) -> dict[str, Any]:
+    """The variables every template may use about its recipient."""
+    last_visit = max((d for d in (contact.last_pass_at, contact.last_purchase_at) if d), default=None)
+    return {
+        "first_name": contact.first_name or "",
+        "last_name": contact.last_name or "",
+        "name": " ".join(p for p in (contact.first_name, contact.middle_name) if p) or contact.full_name,
+        "bonus_balance": balance if balance is not None else Decimal(0),
+        "days_since_visit": (today - last_visit.date()).days if last_visit else "",
+        "optout_link": optout_link(contact.pk),
+    }
+
+
+def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: CampaignRun | None = None,
+                   today: dt.date | None = None) -> Queued:
+    """Queue one message per new key. Recipients sharing a key (both parents of one child)
+    are alternatives: the first reachable one gets it."""
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
+    result = Queued()
+    pending = list(recipients)
+    if not pending:
+        return result
+    used = set()
+    keys = [r.key for r in pending]
+    for start in range(0, len(keys), BATCH):
+        used |= set(Message.objects.filter(key__in=keys[start:start + BATCH]).values_list("key", flat=True))
+    fresh = [r for r in pending if r.key not in used]
+    result.repeated = len({r.key for r in pending if r.key in used})
+    if not fresh:
+        return result
+    ids = list(dict.fromkeys(r.contact_id for r in fresh))
+    connections = channel_connections()
+    reach = reach_many(ids, campaign.channels, marketing=campaign.marketing, connections=connections)
+    body = campaign.template.body
+    needs_balance = "bonus_balance" in body
+    contacts: dict[int, Contact] = {}
+    balances: dict[int, Decimal] = {}
+    reachable = [pk for pk in ids if pk in reach]
+    for start in range(0, len(reachable), BATCH):
+        part = reachable[start:start + BATCH]
+        contacts.update(Contact.objects.in_bulk(part))
+        if needs_balance:
+            balances.update(_balances(part))
+    unreachable_keys: set[str] = set()
+    for recipient in fresh:
+        if recipient.key in used:
+            continue
+        where = reach.get(recipient.contact_id)
+        contact = contacts.get(recipient.contact_id)
+        if where is None or contact is None:
+            unreachable_keys.add(recipient.key)
+            continue
+        used.add(recipient.key)
+        unreachable_keys.discard(recipient.key)
+        context = contact_context(contact, balances.get(contact.pk), today) | recipient.context
+        result.messages.append(_message(campaign, run, contact.pk, recipient.key, where, context, recipient.buttons))
+    result.unreachable = len(unreachable_keys - used)
+    _store(result.messages)
+    return result
+
+
+def _message(campaign: Campaign, run: CampaignRun | None, contact_id: int, key: str, where: Reach,
+             context: dict[str, Any], buttons: list[list[dict[str, str]]]) -> Message:
+    template = campaign.template
+    return Message(campaign=campaign, run=run, contact_id=contact_id, key=key, channel=where.channel,
+                   connection=where.connection, address=where.address, template=template,
+                   template_version=template.version,
+                   subject=text_render(template.subject, context)[:200] if template.subject else "",
+                   text=text_render(template.body, context),
+                   buttons=buttons if where.channel in BUTTON_CHANNELS else [])
+
+
+def _store(messages: list[Message]) -> None:
+    """Messages and their outbox rows, in batches (ids come back from the insert)."""
+    for start in range(0, len(messages), BATCH):
+        part = Message.objects.bulk_create(messages[start:start + BATCH], batch_size=BATCH)
+        Outbox.objects.bulk_create(
+            [Outbox(connection_id=m.connection_id, action=SEND, target_kind="message", target_id=m.pk) for m in part],
+            batch_size=BATCH)
+
+
+def message_fall_back(message: Message) -> Message | None:
+    """The same message on the campaign's next channel the client can be reached on, after
+    this one failed for good; None when no channel is left."""
+    campaign = message.campaign
+    if campaign is None or message.contact_id is None or message.channel not in campaign.channels:
+        return None
+    tried = {message.channel}
+    earlier = message
+    while earlier.fallback_of_id:
+        earlier = Message.objects.get(pk=earlier.fallback_of_id)
+        tried.add(earlier.channel)
+    rest = campaign.channels[campaign.channels.index(message.channel) + 1:]
+    where = reach_many([message.contact_id], rest, marketing=campaign.marketing,
+                       skip={message.contact_id: tried}).get(message.contact_id)
+    if where is None:
+        return None
+    follow = Message(campaign=campaign, run=message.run, contact_id=message.contact_id,
+                     key=f"{message.key}>{where.channel}"[:160], channel=where.channel, connection=where.connection,
+                     address=where.address, template=message.template, template_version=message.template_version,
+                     subject=message.subject, text=message.text, fallback_of=message,
+                     buttons=message.buttons if where.channel in BUTTON_CHANNELS else [])
+    if Message.objects.filter(key=follow.key).exists():
+        return None
+    _store([follow])
+    return follow
+
+
+def message_reply(connection: Connection, channel: str, address: str, text: str, *, key: str,
+                  contact: Contact | None = None) -> Message | None:
+    """An answer to what a client wrote (STOP, an NPS score): a service message, at once."""
+    if Message.objects.filter(key=key).exists():
+        return None
+    reply = Message(contact=contact, key=key[:160], channel=channel, connection=connection, address=address,
+                    text=text)
+    _store([reply])
+    return reply

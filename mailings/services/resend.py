@@ -1,0 +1,25 @@
+"""Failed messages sent again by an operator (after fixing a provider's credentials, topping
+up an SMS balance…)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from hub.models import Outbox
+from mailings.models import Message
+from mailings.ports import SEND
+
+
+@transaction.atomic
+def messages_resend(ids: Iterable[int]) -> int:
+    """Failed messages back in the queue, each with a fresh outbox row (the old one is dead)."""
+    rows = list(Message.objects.select_for_update().filter(pk__in=list(ids), status=Message.Status.FAILED,
+                                                           connection__isnull=False))
+    for message in rows:
+        message.status, message.error = Message.Status.QUEUED, ""
+        message.save(update_fields=["status", "error", "updated_at"])
+    Outbox.objects.bulk_create([Outbox(connection_id=m.connection_id, action=SEND, target_kind="message",
+                                       target_id=m.pk) for m in rows])
+    return len(rows)
