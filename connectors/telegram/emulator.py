@@ -61,7 +61,7 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.base.emulator import Emulator, json_response, run_cli
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 TEXT_MAX, CALLBACK_DATA_MAX, CALLBACK_ANSWER_MAX = 4096, 64, 200
 BUTTON_ACTIONS = ("url", "callback_data", "web_app", "login_url", "switch_inline_query",
@@ -362,7 +362,8 @@ class TelegramEmulator(Emulator):
             return json_response({"error": "expected {\"from\": <user id>, \"data\"}"}, 400)
         with self.lock:
             query_id = str(secrets.randbelow(2**63 - 10**18) + 10**18)
-            query: dict[str, Any] = {"id": query_id, "from": self._user(user_id, str(spec.get("first_name") or "Клиент")),
+            user = self._user(user_id, str(spec.get("first_name") or "Клиент"))
+            query: dict[str, Any] = {"id": query_id, "from": user,
                                      "chat_instance": str(abs(hash((self.bot_id, user_id))) % 10**19), "data": data}
             carrier = self._message_with_button(user_id, data)
             if carrier is not None:

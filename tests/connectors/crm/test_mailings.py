@@ -21,6 +21,7 @@ def _deal(crm, contact, title):  # type: ignore[no-untyped-def]
     written = crm.port.upsert_deals([("k", CrmDeal(title=title, pipeline_id=pipeline, stage_id=first,
                                                    contact_external_id=crm.their_id(contact)), "")])
     crm.app.wait_deliveries()
+    crm.move_deal(written.ids["k"], pipeline, first)  # the hub sees it in stage A first
     return written.ids["k"]
 
 
