@@ -102,14 +102,15 @@ class CampaignForm(ContactFilterForm, forms.ModelForm):
                   "bonus_expiry_days", "crm_connection", "from_pipeline", "from_stage", "to_pipeline", "to_stage",
                   "scheduled_at", "trigger")
 
+    channel_1 = forms.ChoiceField(label="Канал 1", choices=Channel.choices,
+                                  help_text="Если клиента нет в этом канале (или нет согласия, или сообщение "
+                                            "не дошло) — следующий.")
+    channel_2 = forms.ChoiceField(label="Канал 2", choices=[("", "—"), *Channel.choices], required=False)
+    channel_3 = forms.ChoiceField(label="Канал 3", choices=[("", "—"), *Channel.choices], required=False)
+    channel_4 = forms.ChoiceField(label="Канал 4", choices=[("", "—"), *Channel.choices], required=False)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [("", "—"), *Channel.choices]
-        for n in range(1, CHANNEL_SLOTS + 1):
-            self.fields[f"channel_{n}"] = forms.ChoiceField(
-                label=f"Канал {n}", choices=choices, required=n == 1,
-                help_text="Если клиента нет в этом канале (или нет согласия, или сообщение не дошло) — "
-                          "следующий." if n == 1 else "")
         self.fields["crm_connection"].queryset = Connection.objects.filter(system__in=["amocrm", "bitrix24"])
         if self.instance.pk and not self.is_bound:
             spec = ContactFilter.from_rules(self.instance.rules)
@@ -180,7 +181,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="Каналы")
     def channels_display(self, obj: Campaign) -> str:
-        return " → ".join(Channel(c).label for c in obj.channels if c in Channel.values)
+        return " → ".join(str(Channel(c).label) for c in obj.channels if c in Channel.values)
 
     @admin.display(description="Расписание")
     def schedule(self, obj: Campaign) -> str:
@@ -238,6 +239,13 @@ class ReadOnly:
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(CampaignRun)
+class CampaignRunAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ("campaign", "key", "started_at", "finished_at", "selected", "queued", "unreachable", "actor")
+    list_filter = ("campaign",)
+    list_select_related = ("campaign", "actor")
 
 
 @admin.register(Message)
