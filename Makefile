@@ -35,7 +35,7 @@ test: lint
 
 bench: setup
 	cd bench && ../$(BIN)/python outbox_drain.py && ../$(BIN)/python lime_backfill.py && ../$(BIN)/python crm_sync.py \
-	  && ../$(BIN)/python bonuses.py
+	  && ../$(BIN)/python bonuses.py && ../$(BIN)/python birthday_mailing.py
 
 clean:
 	rm -rf $(VENV) var

@@ -20,6 +20,12 @@ from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError
 from mailings.ports import SendRefused
 
 
+def rate_limit(settings: dict[str, Any]) -> str:
+    """The account's limit as ``limits`` reads it; a bare number means requests a second."""
+    value = settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT)
+    return f"{value}/second" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
 def refuse(found: mapping.Problem) -> NoReturn:
     """Raise what ``found`` means for the hub."""
     if found.kind == mapping.AUTH:
@@ -39,8 +45,7 @@ class SmscClient(HttpClient):
     def __init__(self, connection: Connection) -> None:
         settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"smsc:{connection.pk}",
-                                                  str(settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT))))
+                         rate_limiter=RateLimiter(f"smsc:{connection.pk}", rate_limit(settings)))
         credentials = connection.credentials or {}
         self.login = str(credentials.get("login") or "")
         self.password = str(credentials.get("password") or "")

@@ -15,6 +15,7 @@ Connection: base URL empty (https://smsc.ru) or an emulator's; credentials ``log
 
 from __future__ import annotations
 
+import codecs
 from urllib.parse import parse_qsl
 
 from django.core.exceptions import ValidationError
@@ -45,8 +46,6 @@ def _decoded(body: str, charset: str | None) -> list[tuple[str, str]]:
                              max_num_fields=MAX_FIELDS)
         except UnicodeDecodeError:
             continue
-        except LookupError as exc:
-            raise WebhookRejected(f"Unknown charset {charset!r}.") from exc
         except ValueError as exc:
             raise WebhookRejected(f"Body is not an SMSC callback: {exc}") from exc
     raise WebhookRejected(f"Body is not {charset or 'UTF-8 or windows-1251'} form data.")
@@ -60,17 +59,22 @@ def callback_fields(request: HttpRequest) -> dict[str, str]:
         fields = {str(k): "" if v is None else str(v) for k, v in data.items() if not isinstance(v, dict | list)}
     elif (request.content_type or "").startswith("multipart/"):
         try:
-            fields = {key: value for key, value in request.POST.items()}
+            fields = dict(request.POST.items())
         except MultiPartParserError as exc:
             raise WebhookRejected(f"Body is not a readable multipart form: {exc}") from exc
     else:
         charset = request.GET.get("charset") or request.content_params.get("charset")
+        if charset:
+            try:
+                codecs.lookup(charset)
+            except LookupError as exc:
+                raise WebhookRejected(f"Unknown charset {charset[:40]!r}.") from exc
         try:
             text = body.decode("ascii")  # a form body is percent-encoded ASCII
         except UnicodeDecodeError:
             try:
                 text = body.decode(charset or "utf-8")
-            except (UnicodeDecodeError, LookupError) as exc:
+            except UnicodeDecodeError as exc:
                 raise WebhookRejected("Body is neither a form nor text in the named charset.") from exc
         fields = {}
         for key, value in _decoded(text, charset):

@@ -179,10 +179,11 @@ def provider_phone(address: str) -> str:
 
 def message_id(key: str) -> str:
     """SMSC's ``id`` for the hub's message: the key itself when SMSC's rules allow it (≤ 40
-    characters of ``A-Za-z0-9._-``), else a digest of it. Not a deduplication: SMSC says the id
-    is "not necessarily unique"; it makes SMSC's id of the message known before the call, so a
-    status for a message whose send answer was lost still finds it."""
-    if _ID.match(key or ""):
+    characters of ``A-Za-z0-9._-``, not all digits — those SMSC reads as a number limited to
+    1…2147483647), else a digest of it. Not a deduplication: SMSC says the id is "not
+    necessarily unique"; it makes SMSC's id of the message known before the call, so a status
+    for a message whose send answer was lost still finds it."""
+    if _ID.match(key or "") and not key.isdigit():
         return key
     return "h" + hashlib.sha256((key or "").encode()).hexdigest()[:39]
 

@@ -19,6 +19,12 @@ from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError
 from mailings.ports import SendRefused
 
 
+def rate_limit(settings: dict[str, Any]) -> str:
+    """The account's limit as ``limits`` reads it; a bare number means requests a second."""
+    value = settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT)
+    return f"{value}/second" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
 def refuse(found: mapping.Problem) -> NoReturn:
     """Raise what ``found`` means for the hub."""
     if found.kind == mapping.AUTH:
@@ -38,8 +44,7 @@ class SmsruClient(HttpClient):
     def __init__(self, connection: Connection) -> None:
         settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"smsru:{connection.pk}",
-                                                  str(settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT))))
+                         rate_limiter=RateLimiter(f"smsru:{connection.pk}", rate_limit(settings)))
         self.api_id = str((connection.credentials or {}).get("api_id") or "")
         self.sender = str(settings.get("sender") or "")
 

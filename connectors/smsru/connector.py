@@ -85,11 +85,13 @@ class SmsruConnector(ChannelConnector):
     adapter_class = SmsruChannel
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
+        """POST only; SMS.ru's ``hash`` checked when sent. Without one the unguessable connection
+        key in the URL is the secret (SMS.ru's docs make no promise that every callback is signed)."""
         require_post(request)
         pairs = form_pairs(request)
         sent = next((value for key, value in pairs if key == mapping.CALLBACK_HASH), None)
         if sent is None:
-            return  # no signature sent: the webhook key in the URL is the secret
+            return
         api_id = str((connection.credentials or {}).get("api_id") or "")
         expected = hashlib.sha256((api_id + "".join(data_entries(pairs))).encode()).hexdigest()
         require_secret(expected, sent.strip().lower(), "Bad hash: the callback is not signed with this "

@@ -19,6 +19,8 @@ from connectors.telegram import mapping
 from hub.models import Connection
 from hub.sync.errors import AuthError, FatalError, RetryableError, SyncError
 
+SLACK = 0.1  # s past a full window: Telegram counts arrivals, which lag our acquisitions
+
 
 class TelegramApiError(FatalError):
     """Telegram refused the call itself (400, 403…): ``code`` and ``description`` as it said."""
@@ -52,13 +54,14 @@ class TelegramClient(HttpClient):
     def __init__(self, connection: Connection) -> None:
         settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"telegram:{connection.pk}", settings.get("rate_limit", "30/second")))
+                         rate_limiter=RateLimiter(f"telegram:{connection.pk}", settings.get("rate_limit", "30/second"),
+                                                  slack=SLACK))
         self.token = str((connection.credentials or {}).get("token") or "")
         self.chat_rate = str(settings.get("chat_rate_limit", "1/second"))
 
     def chat_limiter(self, chat_id: int) -> RateLimiter:
         """Telegram's second limit: about one message a second in one chat (shared by workers)."""
-        return RateLimiter(f"telegram:{self.connection_id}:chat:{chat_id}", self.chat_rate)
+        return RateLimiter(f"telegram:{self.connection_id}:chat:{chat_id}", self.chat_rate, slack=SLACK)
 
     def call(self, method: str, body: dict[str, Any] | None = None) -> Any:
         """One Bot API method; its ``result``, or the refusal raised."""
@@ -97,13 +100,12 @@ class TelegramClient(HttpClient):
 
     @contextmanager
     def _token_hidden(self) -> Iterator[None]:
-        """Errors raised by the base client name the URL, token included: say it without."""
+        """Errors raised on the way name the URL, token included: say them without it."""
         try:
             yield
-        except SyncError as exc:
-            if not self.token or self.token not in str(exc):
-                raise
-            # the base client's own errors (timeouts, no connection, non-JSON): plain SyncErrors
+        except TelegramApiError:
+            raise  # made here from Telegram's answer: no URL in it
+        except SyncError as exc:  # the base client's own (timeouts, no connection…): their cause names the URL
             raise type(exc)(self._hide(str(exc)), retry_after=exc.retry_after) from None
 
     def _emit(self, method: str, path: str, status: int | None, started: float, error: str = "") -> None:

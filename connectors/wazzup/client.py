@@ -71,8 +71,8 @@ class WazzupClient(HttpClient):
 
     def classify(self, response: requests.Response) -> None:
         status = response.status_code
-        if status < 400 or status >= 500:
-            return
+        if status < 400 or status >= 500 or status in (408, 409, 423, 425):
+            return  # the base's mapping: 5xx and these are retried
         code, description = mapping.error_fields(_body(response))
         detail = ": ".join(part for part in (code, description) if part)
         suffix = f" ({detail})" if detail else ""

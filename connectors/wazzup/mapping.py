@@ -19,10 +19,10 @@ Confirmed from the public docs:
 - webhooks: POST with JSON ``{"messages": [...], "statuses": [...]}`` (both may come in one
   request); ``Authorization: Bearer <crmKey>`` only when Wazzup has the CRM key; a test POST
   ``{"test": true}`` when the URL is set, which must be answered 200; 200 expected within 30 s.
-  https://wazzup24.com/help/api-en/webhooks/ (and the Russian …/api-ru/webhooks-2/)
+  https://wazzup24.com/help/api-documentation-en/webhooks/ (Russian: https://wazzup24.ru/help/api-ru/webhooks-2/)
 
-Taken from the brief's reading of the docs and a third-party summary of the Russian webhook
-page (not read in full here; to re-check):
+Known second-hand only (the task's notes on the docs, and a third-party summary of the Russian
+webhook page; the page itself could not be read in full here — re-check against it):
 
 - the send answer is ``{"messageId", "chatId"}`` (HTTP 201 in the emulator; any 2xx is accepted);
 - a message webhook item: ``{messageId, channelId, chatType, chatId, dateTime, type: text | image

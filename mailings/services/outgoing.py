@@ -24,7 +24,9 @@ from mailings.services.reach import Reach, channel_connections, reach_many
 from mailings.services.texts import text_render
 
 BATCH = 1000
-BUTTON_CHANNELS = {Channel.TELEGRAM, Channel.VK}
+#: how many inline buttons each channel shows under a message; more (NPS's eleven scores in VK)
+#: are left out: the link in the text and a reply with the number still answer
+BUTTON_LIMITS = {Channel.TELEGRAM: 100, Channel.VK: 10}
 OPTOUT_SALT = "mailings.optout"
 
 
@@ -132,7 +134,12 @@ def _message(campaign: Campaign, run: CampaignRun | None, contact_id: int, key: 
                    template_version=template.version,
                    subject=text_render(template.subject, context)[:200] if template.subject else "",
                    text=text_render(template.body, context),
-                   buttons=buttons if where.channel in BUTTON_CHANNELS else [])
+                   buttons=_buttons_for(where.channel, buttons))
+
+
+def _buttons_for(channel: str, buttons: list[list[dict[str, str]]]) -> list[list[dict[str, str]]]:
+    fits = sum(len(row) for row in buttons or []) <= BUTTON_LIMITS.get(channel, 0)
+    return buttons if buttons and fits else []
 
 
 def _store(messages: list[Message]) -> None:
@@ -164,7 +171,7 @@ def message_fall_back(message: Message) -> Message | None:
                      key=f"{message.key}>{where.channel}"[:160], channel=where.channel, connection=where.connection,
                      address=where.address, template=message.template, template_version=message.template_version,
                      subject=message.subject, text=message.text, fallback_of=message,
-                     buttons=message.buttons if where.channel in BUTTON_CHANNELS else [])
+                     buttons=_buttons_for(where.channel, message.buttons))
     if Message.objects.filter(key=follow.key).exists():
         return None
     _store([follow])

@@ -44,12 +44,14 @@ def person(consent_texts: None) -> Callable[..., Contact]:
     def make(first_name: str = "Анна", *, birth_date: dt.date | None = None, email: str | None = "",
              phone: str = "", consent: str | None = ConsentRecord.Channel.WEB,
              category: str = Contact.Category.ADULT, parent: Contact | None = None,
-             last_pass_at: dt.datetime | None = None, last_purchase_at: dt.datetime | None = None) -> Contact:
+             last_pass_at: dt.datetime | None = None, last_purchase_at: dt.datetime | None = None,
+             messengers: dict[str, str] | None = None) -> Contact:
         n = next(counter)
         if email == "":
             email = f"client{n}@example.com"
         data = ContactData(first_name=first_name, birth_date=birth_date, category=category,
-                           emails=[email] if email else [], phones=[phone] if phone else [])
+                           emails=[email] if email else [], phones=[phone] if phone else [],
+                           messengers=messengers or {})
         contact, _ = contact_upsert(data)
         if last_pass_at or last_purchase_at:
             Contact.objects.filter(pk=contact.pk).update(last_pass_at=last_pass_at, last_purchase_at=last_purchase_at)
