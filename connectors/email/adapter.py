@@ -16,6 +16,7 @@ from hub.sync.errors import AuthError, RetryableError
 from mailings.ports import OutgoingMessage, SendRefused
 
 DEFAULT_SUBJECT_LENGTH = 80
+BACKEND_OPTIONS = ("host", "port", "use_tls", "use_ssl", "timeout", "file_path")
 
 
 class EmailChannel:
@@ -23,8 +24,7 @@ class EmailChannel:
         options, secrets = connection.settings or {}, connection.credentials or {}
         self.backend = str(options.get("backend") or settings.EMAIL_BACKEND)
         self.from_email = str(options.get("from_email") or settings.DEFAULT_FROM_EMAIL)
-        self.kwargs: dict[str, Any] = {k: options[k] for k in ("host", "port", "use_tls", "use_ssl", "timeout")
-                                       if k in options}
+        self.kwargs: dict[str, Any] = {k: options[k] for k in BACKEND_OPTIONS if k in options}
         if secrets.get("username"):
             self.kwargs["username"] = secrets["username"]
         if secrets.get("password"):

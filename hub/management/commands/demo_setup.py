@@ -12,6 +12,8 @@ from django.core.management.base import BaseCommand
 from hub.models.consent import Purpose
 from hub.services.connections import connection_upsert
 from hub.services.consent import consent_text_current, consent_text_publish
+from mailings.models import Campaign, Template
+from mailings.services.schedules import campaign_save
 
 PD_TEXT = (
     "Я даю согласие на обработку моих персональных данных (имя, телефон, e-mail, дата рождения, "
@@ -65,4 +67,27 @@ class Command(BaseCommand):
                                     "routes": {"purchase": {"pipeline_id": "1", "stage_id": "C1:NEW"},
                                                "pass": {"pipeline_id": "2", "stage_id": "C2:NEW"},
                                                "preorder": {"pipeline_id": "3", "stage_id": "C3:NEW"}}})
+        connection_upsert(name="Демо: SMS.ru", system="smsru", base_url="http://127.0.0.1:8105", key="demo-smsru",
+                          credentials={"api_id": "demo-smsru-api-id"})
+        connection_upsert(name="Демо: Telegram-бот", system="telegram", base_url="http://127.0.0.1:8106",
+                          key="demo-telegram",
+                          credentials={"token": "100200:demo-bot-token", "webhook_secret": "demo-tg-secret"})
+        connection_upsert(name="Демо: почта (письма в var/mail)", system="email",
+                          settings={"backend": "django.core.mail.backends.filebased.EmailBackend",
+                                    "file_path": str(settings.VAR_DIR / "mail"), "from_email": "park@example.com"})
+        demo_mailings()
         self.stdout.write(f"admin login: {username} / {password}")
+
+
+def demo_mailings() -> None:
+    """A birthday campaign to look at (and run from its page): Telegram, else SMS, else e-mail."""
+    if Campaign.objects.filter(name="День рождения").exists():
+        return
+    template, _ = Template.objects.get_or_create(
+        name="С днём рождения",
+        defaults={"body": "{{ first_name }}, с днём рождения! Дарим "
+                          '{{ bonus_points|plural:"бонусный балл,бонусных балла,бонусных баллов" }}. '
+                          "Отписаться: {{ optout_link }}"})
+    campaign_save(Campaign(name="День рождения", kind=Campaign.Kind.BIRTHDAY, template=template,
+                           channels=["telegram", "sms", "email"], bonus_points=300, bonus_expiry_days=30,
+                           days_before=0, audience=Campaign.Audience.BOTH))
