@@ -54,3 +54,34 @@ def test_an_absurd_number_of_days_is_a_form_error_not_a_crash(admin_client):
     page = admin_client.post(reverse("admin:hub_segment_add"), {"name": "x", "not_visited_days": "1000000"})
     assert page.status_code == 200 and "36500" in page.content.decode()
     assert not Segment.objects.exists()
+
+
+def test_filters_by_childrens_age_spend_and_bonus_balance():
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from hub.models import ContactRelation, Purchase
+    from loyalty.models import Account
+    from loyalty.services.ledger import program_default
+
+    now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+    mum = Contact.objects.create(first_name="Мама")
+    dad = Contact.objects.create(first_name="Папа")
+    seven = Contact.objects.create(first_name="Петя", category="child", birth_date=dt.date(2019, 6, 1))
+    three = Contact.objects.create(first_name="Вася", category="child", birth_date=dt.date(2022, 11, 25))
+    ContactRelation.objects.create(parent=mum, child=seven)
+    ContactRelation.objects.create(parent=dad, child=three)
+    assert set(contacts_matching(ContactFilter(child_age_from=5, child_age_to=7), now)) == {mum}
+    assert set(contacts_matching(ContactFilter(child_age_to=3), now)) == {dad}  # four only tomorrow
+    assert set(contacts_matching(ContactFilter(child_age_from=4), now)) == {mum}
+    Purchase.objects.create(contact=mum, total=Decimal("1500.00"), purchased_at=timezone.now())
+    Purchase.objects.create(contact=mum, total=Decimal("600.00"), purchased_at=timezone.now())
+    Purchase.objects.create(contact=dad, total=Decimal("300.00"), purchased_at=timezone.now())
+    assert set(contacts_matching(ContactFilter(spend_from=Decimal(2000)))) == {mum}
+    assert mum not in set(contacts_matching(ContactFilter(spend_to=Decimal(1000))))
+    assert dad in set(contacts_matching(ContactFilter(spend_to=Decimal(1000))))
+    Account.objects.create(contact=dad, program=program_default(), balance=Decimal(700))
+    assert set(contacts_matching(ContactFilter(bonus_from=Decimal(500)))) == {dad}
+    spec = ContactFilter(child_age_from=1, spend_from=Decimal("10.50"), bonus_to=Decimal(5))
+    assert ContactFilter.from_rules(spec.to_rules()) == spec
