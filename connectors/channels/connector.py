@@ -26,6 +26,7 @@ from mailings.services.delivery import (
     message_status_apply,
 )
 
+
 class ChannelConnector(Connector):
     subscribes = frozenset({SEND})
     #: the mailings channel this provider serves (``mailings.models.Channel``)
@@ -71,7 +72,8 @@ class ChannelConnector(Connector):
                                     rate_limited=rate_limited)
                 for rest in rows[n:]:
                     final = not exc.retryable or (rest.attempts >= max_attempts(connection) and not rate_limited)
-                    message_failed(int(rest.target_id or 0), str(exc), final=final)
+                    if rest is row or final:  # the rest were not tried: only a last attempt counts for them
+                        message_failed(int(rest.target_id or 0), str(exc), final=final)
                     results[rest.pk] = result
                 break
             else:
