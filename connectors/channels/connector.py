@@ -49,7 +49,8 @@ class ChannelConnector(Connector):
 
     def push_batch(self, connection: Connection, rows: list[Outbox]) -> dict[int, PushResult]:
         """One provider call per message. A rate limit or an outage stops the batch: the rest
-        waits for the next drain instead of hammering the provider."""
+        waits for the next drain instead of hammering the provider; a request the provider
+        calls wrong fails that message only."""
         adapter = self.adapter(connection)
         results: dict[int, PushResult] = {}
         for n, row in enumerate(rows):
@@ -67,11 +68,14 @@ class ChannelConnector(Connector):
                 message_refused(message_id, exc.reason)
                 results[row.pk] = PushResult(ok=False, retryable=False, error=exc.reason)
             except SyncError as exc:
+                if not exc.retryable:  # this request is wrong: only this message fails
+                    message_failed(message_id, str(exc), final=True)
+                    results[row.pk] = PushResult(ok=False, retryable=False, error=str(exc))
+                    continue
                 rate_limited = isinstance(exc, RateLimited)
-                result = PushResult(ok=False, retryable=exc.retryable, error=str(exc), retry_after=exc.retry_after,
-                                    rate_limited=rate_limited)
+                result = PushResult(ok=False, error=str(exc), retry_after=exc.retry_after, rate_limited=rate_limited)
                 for rest in rows[n:]:
-                    final = not exc.retryable or (rest.attempts >= max_attempts(connection) and not rate_limited)
+                    final = rest.attempts >= max_attempts(connection) and not rate_limited
                     if rest is row or final:  # the rest were not tried: only a last attempt counts for them
                         message_failed(int(rest.target_id or 0), str(exc), final=final)
                     results[rest.pk] = result

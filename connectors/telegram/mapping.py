@@ -25,7 +25,7 @@ Confirmed (read in the sources below):
   header ``X-Telegram-Bot-Api-Secret-Token`` — https://core.telegram.org/bots/api#setwebhook
 - user and chat ids may exceed 32 bits (they fit in 52) — https://core.telegram.org/bots/api#user
 - limits: about 1 message a second in one chat, about 30 a second overall —
-  https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
+  https://core.telegram.org/bots/faq (as quoted in /work/shared/contracts/channels.md)
 
 Seen in public reports and client libraries, not in Telegram's own reference (error texts are
 matched by substring, so a rewording only loses the specific Russian reason):

@@ -16,9 +16,10 @@ Confirmed (read in the sources below):
   https://github.com/VKCOM/vk-api-schema/blob/master/errors.json (and messages/methods.json:
   messages.send's error list)
 - ``messages.send``: ``peer_id``, ``random_id`` ("unique identifier to avoid resending the
-  message", an int32 in the schema), ``message`` up to 9000 characters, ``keyboard`` as a JSON
-  string; with one ``peer_id`` the answer is the new message's id —
-  https://dev.vk.com/en/method/messages.send
+  message"; a plain integer in the schema, where 64-bit fields say ``int64``), ``message`` up
+  to 9000 characters, ``keyboard`` as a JSON string; with one ``peer_id`` the answer is the new
+  message's id — https://dev.vk.com/en/method/messages.send , VKCOM/vk-api-schema
+  messages/methods.json
 - keyboard ``{one_time, inline, buttons: [[{color?, action: {type: "text", label, payload}}]]}``,
   ``payload`` a JSON string sent back with the pressed button's message; an inline keyboard is
   at most 5 buttons a row, 6 rows and 10 buttons in all (the older page said 4×10 for any
@@ -29,7 +30,8 @@ Confirmed (read in the sources below):
   unique ("if it passed twice or more, ignore it"); ``type: "confirmation"`` is answered with
   the confirmation string, every other event with ``ok``; ``message_new`` carries ``object =
   {message: {id, date, peer_id, from_id, text, payload?…}, client_info}`` — VKCOM/vk-api-schema
-  callback/objects.json, https://dev.vk.com/ru/api/callback/getting-started
+  callback/objects.json (``callback_base``, ``callback_message_new``) and messages/objects.json,
+  /work/shared/contracts/channels.md (after https://dev.vk.com/api/callback/getting-started)
 
 Assumed (our design, change here if VK says otherwise):
 
