@@ -158,6 +158,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ("kind", "active")
     search_fields = ("name",)
     inlines = [RunInline]
+    list_select_related = ("periodic_task",)
     readonly_fields = ("schedule",)
     fieldsets = [
         (None, {"fields": ("name", "kind", "active", "template", "marketing")}),

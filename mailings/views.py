@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from hub.models import Contact
 from hub.models.consent import ConsentRecord, Purpose
 from hub.services.consent import consent_withdraw
+from hub.services.contacts import contact_resolve
 from mailings.models import NpsSurvey
 from mailings.services.nps import nps_answer
 from mailings.services.outgoing import optout_contact
@@ -43,6 +44,7 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
     if contact is None:
         raise Http404("Ссылка недействительна")
+    contact = contact_resolve(contact)  # the link may predate a merge
     if request.method == "POST":
         consent_withdraw(purpose=Purpose.MARKETING, channel=ConsentRecord.Channel.WEB, contact=contact)
         return render(request, "mailings/unsubscribe.html", {"done": True})

@@ -6,6 +6,7 @@ Each provider's package supplies ``channel``, the adapter and the webhook readin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ from mailings.services.delivery import (
     message_sent,
     message_status_apply,
 )
+
+log = logging.getLogger(__name__)
 
 
 class ChannelConnector(Connector):
@@ -80,6 +83,11 @@ class ChannelConnector(Connector):
                         message_failed(int(rest.target_id or 0), str(exc), final=final)
                     results[rest.pk] = result
                 break
+            except Exception as exc:  # an adapter bug: this message waits for a retry, the batch goes on
+                log.exception("sending message %s crashed", message_id)
+                final = row.attempts >= max_attempts(connection)
+                message_failed(message_id, f"{type(exc).__name__}: {exc}", final=final)
+                results[row.pk] = PushResult(ok=False, error=f"{type(exc).__name__}: {exc}")
             else:
                 message_sent(message_id, provider_id)
                 results[row.pk] = PushResult(ok=True, external_id=provider_id)

@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 PULL_BACKOFF_CAP = 3600
 
 
+def time_zone_check(name: str) -> None:
+    """A readable error for a zone that does not exist (a typo would fail every job later)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError({"time_zone": f"Unknown time zone {name!r}."}) from exc
+
+
 def connection_upsert(
     *,
     name: str,
@@ -47,10 +55,7 @@ def connection_upsert(
                 raise ValidationError({"system": f"Unknown system {system!r}; known: {known}."})
             connection.system = system
         if time_zone is not None:
-            try:
-                zoneinfo.ZoneInfo(time_zone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValidationError({"time_zone": f"Unknown time zone {time_zone!r}."}) from exc
+            time_zone_check(time_zone)
             connection.time_zone = time_zone
         for field, value in (("base_url", base_url), ("enabled", enabled), ("poll_interval", poll_interval),
                              ("key", key)):

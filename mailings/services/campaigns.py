@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from hub.models import Contact, ContactRelation
 from hub.segments import ContactFilter, contacts_matching
+from hub.services.connections import time_zone_check
 from loyalty.models import Entry
 from loyalty.selectors import birthdays_on
 from loyalty.services.campaigns import birthday_key_prefix, bonus_grant_many
@@ -38,22 +39,29 @@ def campaign_filter(campaign: Campaign) -> ContactFilter:
 
 
 def _birthday(campaign: Campaign, today: dt.date) -> Iterator[Recipient]:
-    """Clients whose birthday is ``days_before`` days ahead, and parents of such children (one
-    message per child, to the first parent that can be reached)."""
+    """Clients whose birthday is ``days_before`` days ahead, and parents of such children: one
+    message per parent and day, naming all their children born that day (twins: one message)."""
     day = today + dt.timedelta(days=campaign.days_before)
     born = Contact.objects.filter(birthdays_on(day), merged_into__isnull=True)
     if campaign.audience in (Campaign.Audience.CLIENTS, Campaign.Audience.BOTH):
         for pk in born.exclude(category=Contact.Category.CHILD).values_list("pk", flat=True).iterator():
-            yield Recipient(pk, f"birthday:{campaign.pk}:{pk}:{day.year}",
-                            {"birthday": day})
+            yield Recipient(pk, f"birthday:{campaign.pk}:{pk}:{day.year}", {"birthday": day})
     if campaign.audience in (Campaign.Audience.CHILDREN, Campaign.Audience.BOTH):
         links = (ContactRelation.objects.filter(child__in=born.filter(category=Contact.Category.CHILD),
                                                 parent__merged_into__isnull=True)
-                 .order_by("child_id", "pk").values_list("parent_id", "child_id", "child__first_name",
-                                                         "child__birth_date"))
+                 .order_by("parent_id", "child__first_name", "child_id")
+                 .values_list("parent_id", "child_id", "child__first_name", "child__birth_date"))
+        by_parent: dict[int, list[tuple[int, str, dt.date]]] = {}
         for parent_id, child_id, child_name, born_on in links.iterator():
-            yield Recipient(parent_id, f"birthday:{campaign.pk}:{child_id}:{day.year}",
-                            {"birthday": day, "child_name": child_name, "child_age": day.year - born_on.year})
+            by_parent.setdefault(parent_id, []).append((child_id, child_name, born_on))
+        for parent_id, kids in by_parent.items():
+            names = [name for _, name, _ in kids]
+            ages = sorted({day.year - born_on.year for _, _, born_on in kids})
+            yield Recipient(parent_id, f"birthday:{campaign.pk}:children-of:{parent_id}:{day.isoformat()}",
+                            {"birthday": day, "child_name": " и ".join(filter(None, [", ".join(names[:-1]),
+                                                                                     names[-1]])),
+                             "child_age": ages[0] if len(ages) == 1 else ", ".join(map(str, ages))},
+                            people=[child_id for child_id, _, _ in kids])
 
 
 def _lapsed_targets(campaign: Campaign, now: dt.datetime) -> QuerySet[Contact]:
@@ -78,6 +86,10 @@ def _lapsed_targets(campaign: Campaign, now: dt.datetime) -> QuerySet[Contact]:
 def campaign_check(campaign: Campaign) -> None:
     """What a campaign needs before it can run, as readable errors for the operator."""
     errors: dict[str, str] = {}
+    try:
+        time_zone_check(campaign.time_zone)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if not campaign.channels:
         errors["channels"] = "Выберите хотя бы один канал."
     if campaign.kind == Campaign.Kind.LAPSED and not campaign.lapsed_days:
@@ -117,9 +129,8 @@ def campaign_run(campaign: Campaign, *, now: dt.datetime | None = None, key: str
             recipients = [Recipient(pk, f"segment:{campaign.pk}:{run.key}:{pk}")
                           for pk in contacts_matching(campaign_filter(campaign), now)
                           .values_list("pk", flat=True).iterator()]
-        if campaign.bonus_points:
-            _grant(campaign, recipients, today)
-        queued = messages_queue(campaign, recipients, run=run, today=today)
+        grant = (lambda chosen: _grant(campaign, chosen, today)) if campaign.bonus_points else None
+        queued = messages_queue(campaign, recipients, run=run, today=today, on_reachable=grant)
         run.selected += len({r.key for r in recipients}) - queued.repeated
         run.queued += len(queued.messages)
         run.unreachable += queued.unreachable
@@ -131,15 +142,15 @@ def campaign_run(campaign: Campaign, *, now: dt.datetime | None = None, key: str
 
 
 def _grant(campaign: Campaign, recipients: list[Recipient], today: dt.date) -> None:
-    """The campaign's bonus, to the birthday person (the child, not the parent) or the lapsed
-    client; keyed like the loyalty birthday bonus, so the two never both grant."""
+    """The campaign's bonus, to those about to hear about it: the birthday person (the child,
+    not the parent) or the lapsed client; keyed like the loyalty birthday bonus, so the two
+    never both grant."""
+    people = [pk for r in recipients for pk in (r.people or [r.contact_id])]
     if campaign.kind == Campaign.Kind.BIRTHDAY:
         day = today + dt.timedelta(days=campaign.days_before)
-        people = [int(r.key.split(":")[2]) for r in recipients]
         prefix, source = birthday_key_prefix(program_default(), day.year), Entry.Source.BIRTHDAY
         reason = f"С днём рождения! ({day:%d.%m.%Y})"
     else:
-        people = [r.contact_id for r in recipients]
         prefix, source = f"winback:{campaign.pk}:{today.isoformat()}:", Entry.Source.CAMPAIGN
         reason = f"Ждём вас снова! ({campaign.name})"[:255]
     if not people:

@@ -91,8 +91,8 @@ def message_sent(message_id: int, provider_id: str) -> None:
 @transaction.atomic
 def _fail(message_id: int, error: str) -> None:
     message = Message.objects.select_for_update().filter(pk=message_id).first()
-    if message is None or message.status in (Message.Status.FAILED, Message.Status.SKIPPED):
-        return
+    if message is None or message.status not in (Message.Status.QUEUED, Message.Status.SENT):
+        return  # already failed, skipped, or delivered meanwhile: nothing to send again
     message.status, message.error = Message.Status.FAILED, error[:4000]
     message.save(update_fields=["status", "error", "updated_at"])
     follow = message_fall_back(message)
@@ -128,11 +128,11 @@ def message_status_apply(connection: Connection | None, provider_id: str, status
     new = _STATUS.get(status)
     if new is None:
         return {"message": message.pk, "ignored": status}
-    if _RANK.get(message.status, 99) < _RANK[new]:
-        fields = {"status": new}
-        if new in (Message.Status.DELIVERED, Message.Status.READ) and message.delivered_at is None:
-            fields["delivered_at"] = timezone.now()
-        Message.objects.filter(pk=message.pk).update(**fields)
+    lower = [status for status, rank in _RANK.items() if rank < _RANK[new]]
+    fields: dict[str, Any] = {"status": new}
+    if new in (Message.Status.DELIVERED, Message.Status.READ) and message.delivered_at is None:
+        fields["delivered_at"] = timezone.now()
+    Message.objects.filter(pk=message.pk, status__in=lower).update(**fields)  # a race cannot move it back
     return {"message": message.pk, "status": status}
 
 

@@ -42,6 +42,9 @@ def nps_ask(campaign: Campaign, contact: Contact, connection: Connection, deal: 
     if NpsSurvey.objects.filter(contact=contact, created_at__gte=since).exists():
         return None
     with transaction.atomic():
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()  # two deals at once: one survey
+        if NpsSurvey.objects.filter(contact=contact, created_at__gte=since).exists():
+            return None
         survey = NpsSurvey.objects.create(campaign=campaign, contact=contact, deal_connection=connection,
                                           deal_id=deal.id)
         queued = messages_queue(campaign, [Recipient(contact.pk, key, {
@@ -65,7 +68,9 @@ def nps_answer(survey: NpsSurvey, score: int | str | None, comment: str = "", *,
             errors["score"] = "Оценка — целое число от 0 до 10."
     elif survey.score is None:
         errors["score"] = "Поставьте оценку от 0 до 10."
-    if len(comment) > 2000:
+    if "\x00" in comment:
+        errors["comment"] = "Комментарий содержит недопустимые символы."
+    elif len(comment) > 2000:
         errors["comment"] = "Комментарий длиннее 2000 символов."
     if errors:
         raise ValidationError(errors)

@@ -6,7 +6,7 @@ adds nothing, so every run and every trigger may safely happen twice."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,7 @@ class Recipient:
     key: str  # one message per key, ever
     context: dict[str, Any] = field(default_factory=dict)
     buttons: list[list[dict[str, str]]] = field(default_factory=list)  # [[{"label", "data"}]]
+    people: list[int] = field(default_factory=list)  # whom a campaign bonus is for (default: the recipient)
 
 
 @dataclass
@@ -77,9 +78,12 @@ def contact_context(contact: Contact, balance: Decimal | None, today: dt.date) -
 
 
 def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: CampaignRun | None = None,
-                   today: dt.date | None = None) -> Queued:
+                   today: dt.date | None = None,
+                   on_reachable: Callable[[list[Recipient]], None] | None = None) -> Queued:
     """Queue one message per new key. Recipients sharing a key (both parents of one child)
-    are alternatives: the first reachable one gets it."""
+    are alternatives: the first reachable one gets it. ``on_reachable`` sees exactly the
+    recipients about to be messaged, before their texts are rendered (a bonus granted there
+    goes only to people who hear about it, and shows in their balance)."""
     from django.utils import timezone
 
     today = today or timezone.localdate()
@@ -95,33 +99,30 @@ def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: 
     result.repeated = len({r.key for r in pending if r.key in used})
     if not fresh:
         return result
-    ids = list(dict.fromkeys(r.contact_id for r in fresh))
-    connections = channel_connections()
-    reach = reach_many(ids, campaign.channels, marketing=campaign.marketing, connections=connections)
-    body = campaign.template.body
-    needs_balance = "bonus_balance" in body
+    reach = reach_many([r.contact_id for r in fresh], campaign.channels, marketing=campaign.marketing,
+                       connections=channel_connections())
+    chosen: list[Recipient] = []
+    for recipient in fresh:
+        if recipient.key not in used and recipient.contact_id in reach:
+            used.add(recipient.key)
+            chosen.append(recipient)
+    result.unreachable = len({r.key for r in fresh} - used)
+    if on_reachable is not None and chosen:
+        on_reachable(chosen)
+    ids = list(dict.fromkeys(r.contact_id for r in chosen))
+    needs_balance = "bonus_balance" in campaign.template.body
     contacts: dict[int, Contact] = {}
     balances: dict[int, Decimal] = {}
-    reachable = [pk for pk in ids if pk in reach]
-    for start in range(0, len(reachable), BATCH):
-        part = reachable[start:start + BATCH]
+    for start in range(0, len(ids), BATCH):
+        part = ids[start:start + BATCH]
         contacts.update(Contact.objects.in_bulk(part))
         if needs_balance:
             balances.update(_balances(part))
-    unreachable_keys: set[str] = set()
-    for recipient in fresh:
-        if recipient.key in used:
-            continue
-        where = reach.get(recipient.contact_id)
-        contact = contacts.get(recipient.contact_id)
-        if where is None or contact is None:
-            unreachable_keys.add(recipient.key)
-            continue
-        used.add(recipient.key)
-        unreachable_keys.discard(recipient.key)
+    for recipient in chosen:
+        contact = contacts[recipient.contact_id]
         context = contact_context(contact, balances.get(contact.pk), today) | recipient.context
-        result.messages.append(_message(campaign, run, contact.pk, recipient.key, where, context, recipient.buttons))
-    result.unreachable = len(unreachable_keys - used)
+        result.messages.append(_message(campaign, run, contact.pk, recipient.key, reach[contact.pk], context,
+                                        recipient.buttons))
     _store(result.messages)
     return result
 

@@ -14,9 +14,10 @@ from mailings.ports import SEND
 
 @transaction.atomic
 def messages_resend(ids: Iterable[int]) -> int:
-    """Failed messages back in the queue, each with a fresh outbox row (the old one is dead)."""
+    """Failed messages back in the queue, each with a fresh outbox row (the old one is dead).
+    One that already went out on the next channel is not sent again."""
     rows = list(Message.objects.select_for_update().filter(pk__in=list(ids), status=Message.Status.FAILED,
-                                                           connection__isnull=False))
+                                                           connection__isnull=False, fallback__isnull=True))
     for message in rows:
         message.status, message.error = Message.Status.QUEUED, ""
         message.save(update_fields=["status", "error", "updated_at"])

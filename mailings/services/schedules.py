@@ -43,8 +43,9 @@ def campaign_save(campaign: Campaign) -> Campaign:
             task.delete()
             campaign.periodic_task = None
         return campaign
+    fired = bool(schedule["one_off"] and task is not None and task.total_run_count)
     values = {"name": f"Рассылка: {campaign.name}"[:200], "task": RUN_TASK, "args": json.dumps([campaign.pk]),
-              "enabled": campaign.active, **schedule}
+              "enabled": campaign.active and not fired, **schedule}
     if task is None:
         task = PeriodicTask.objects.create(**values)
         campaign.periodic_task = task

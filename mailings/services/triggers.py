@@ -25,6 +25,7 @@ from mailings.services.outgoing import Recipient, messages_queue
 log = logging.getLogger(__name__)
 SCAN_CHUNK = 2000
 BOOKING_LOOKBACK = dt.timedelta(days=2)
+SETTLE = dt.timedelta(minutes=10)  # longer than any grant transaction (a 100,000-client accrual: ~1 min)
 
 
 def _stage_matches(campaign: Campaign, deal: CrmDealView, previous: tuple[str, str]) -> bool:
@@ -64,23 +65,35 @@ def trigger_start(campaign: Campaign) -> None:
         campaign.cursor = Entry.objects.aggregate(last=Max("pk"))["last"] or 0
 
 
-def _bonus_accrued(campaign: Campaign) -> int:
+def _bonus_accrued(campaign: Campaign, now: dt.datetime) -> int:
+    """Entries after the cursor, notified once each (keyed by entry). The cursor only passes
+    entries older than ``SETTLE``: a grant whose transaction commits late has a lower id than
+    entries already seen, and is still read by a later scan."""
     queued = 0
+    settled = now - SETTLE
     while True:
         with transaction.atomic():
-            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            locked = Campaign.objects.select_for_update().select_related("template").get(pk=campaign.pk)
             entries = list(Entry.objects.filter(pk__gt=locked.cursor, points__gt=0,
                                                 kind__in=[Entry.Kind.EARN, Entry.Kind.ADJUST])
-                           .order_by("pk").values_list("pk", "account__contact_id", "points", "reason")[:SCAN_CHUNK])
+                           .order_by("pk").values_list("pk", "account__contact_id", "points", "reason",
+                                                       "created_at")[:SCAN_CHUNK])
             if not entries:
                 return queued
             result = messages_queue(locked, [
                 Recipient(contact_id, f"trigger:{locked.pk}:entry:{pk}", {"bonus_points": points, "reason": reason})
-                for pk, contact_id, points, reason in entries])
-            locked.cursor = entries[-1][0]
-            locked.save(update_fields=["cursor"])
+                for pk, contact_id, points, reason, _ in entries])
             queued += len(result.messages)
-        if len(entries) < SCAN_CHUNK:
+            old = [pk for pk, *_, created in entries if created < settled]
+            settled_prefix = 0
+            for pk, *_, created in entries:  # advance over the leading run of settled entries only
+                if created >= settled:
+                    break
+                settled_prefix = pk
+            if settled_prefix:
+                locked.cursor = settled_prefix
+                locked.save(update_fields=["cursor"])
+        if len(entries) < SCAN_CHUNK or len(old) < len(entries):
             return queued
 
 
@@ -102,7 +115,7 @@ def triggers_scan(now: dt.datetime | None = None) -> int:
     queued = 0
     for campaign in Campaign.objects.filter(active=True, kind=Campaign.Kind.TRIGGER).select_related("template"):
         if campaign.trigger == Campaign.Trigger.BONUS_ACCRUED:
-            queued += _bonus_accrued(campaign)
+            queued += _bonus_accrued(campaign, now)
         elif campaign.trigger == Campaign.Trigger.BOOKING_CONFIRMED:
             queued += _booking_confirmed(campaign, now)
     return queued

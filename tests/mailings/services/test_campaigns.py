@@ -52,14 +52,26 @@ def test_birthday_picks_exactly_the_clients_born_that_day_in_the_venues_time_zon
 def test_children_birthdays_message_the_parent_days_before_across_the_year_boundary(email_channel, person, campaign):
     parent = person("Мама")
     other = person("Папа")
-    kid = person("Петя", birth_date=dt.date(2019, 1, 2), category="child", parent=parent, email=None)
+    person("Петя", birth_date=dt.date(2019, 1, 2), category="child", parent=parent, email=None)
     person("Вася", birth_date=dt.date(2019, 1, 3), category="child", parent=other, email=None)
     birthday = campaign(Campaign.Kind.BIRTHDAY, "{{ first_name }}, скоро {{ child_age }} лет {{ child_name }}!",
                         days_before=3, audience=Campaign.Audience.CHILDREN)
     run = campaign_run(birthday, now=at(2026, 12, 30))
     message = Message.objects.get(run=run)
     assert (message.contact_id, message.text) == (parent.pk, "Мама, скоро 8 лет Петя!")
-    assert message.key == f"birthday:{birthday.pk}:{kid.pk}:2027"  # the birthday's year, not today's
+    assert message.key == f"birthday:{birthday.pk}:children-of:{parent.pk}:2027-01-02"  # the birthday's year
+
+
+def test_twins_make_one_message_to_their_parent_and_each_gets_the_bonus(email_channel, person, campaign):
+    mum = person("Мама")
+    twins = [person(name, birth_date=dt.date(2020, 11, 24), category="child", parent=mum, email=None)
+             for name in ("Петя", "Маша")]
+    birthday = campaign(Campaign.Kind.BIRTHDAY, "{{ child_name }}: {{ child_age }}", bonus_points=Decimal(100),
+                        audience=Campaign.Audience.CHILDREN)
+    run = campaign_run(birthday, now=at(2026, 11, 24))
+    assert [m.text for m in Message.objects.filter(run=run)] == ["Маша и Петя: 6"]
+    assert [balance_for(kid).total for kid in twins] == [Decimal(100), Decimal(100)]
+    assert balance_for(mum).total == 0
 
 
 def test_born_on_29_february_are_greeted_on_28_february_in_common_years_once(email_channel, person, campaign):
@@ -128,6 +140,15 @@ def test_lapsed_clients_are_messaged_once_per_cool_down(email_channel, person, c
     assert recipients(campaign_run(by_purchase, now=now)) == {bought.pk}
 
 
+def test_a_client_nobody_can_reach_gets_no_win_back_bonus(email_channel, person, campaign):
+    now = at(2026, 11, 24)
+    silent = person("Без согласия", consent=None, last_pass_at=now - dt.timedelta(days=100))
+    winback = campaign(Campaign.Kind.LAPSED, lapsed_days=60, bonus_points=Decimal(100))
+    for day in range(3):
+        assert campaign_run(winback, now=now + dt.timedelta(days=day)).unreachable == 1
+    assert balance_for(silent).total == 0
+
+
 def test_segment_preview_counts_and_samples_then_a_confirmed_send_is_idempotent(email_channel, person, campaign):
     vip = Tag.objects.create(name="VIP")
     chosen = [person(f"VIP {i}") for i in range(3)]
@@ -152,6 +173,9 @@ def test_event_campaigns_do_not_run_on_a_schedule_and_incomplete_ones_say_why(em
     with pytest.raises(ValidationError) as error:
         campaign(Campaign.Kind.BIRTHDAY, channels=())
     assert "channels" in error.value.message_dict
+    with pytest.raises(ValidationError) as error:
+        campaign(Campaign.Kind.TRIGGER, trigger=Campaign.Trigger.BONUS_ACCRUED, time_zone="Europe/Moskow")
+    assert "Moskow" in error.value.message_dict["time_zone"][0]
 
 
 def test_now_is_used_when_no_time_is_given(email_channel, person, campaign):

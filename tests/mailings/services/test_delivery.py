@@ -105,3 +105,25 @@ def test_failed_messages_are_sent_again_from_admin(email_channel):
     drain_outbox()
     message.refresh_from_db()
     assert message.status == Message.Status.SENT and [m.body for m in mail.outbox] == ["Снова"]
+
+
+def test_send_again_skips_a_message_that_already_went_out_on_the_next_channel(email_channel):
+    first = Message.objects.create(key="k3", channel="sms", connection=email_channel, address="+79160000001",
+                                   text="t", status=Message.Status.FAILED)
+    Message.objects.create(key="k3>email", channel="email", connection=email_channel, address="a@example.com",
+                           text="t", status=Message.Status.SENT, fallback_of=first)
+    assert messages_resend([first.pk]) == 0
+
+
+def test_the_unsubscribe_link_works_after_its_contact_was_merged(client, person, email_channel):
+    from hub.services.contacts import contact_merge
+    from mailings.services.outgoing import optout_link
+
+    survivor, duplicate = person("Анна"), person("Анна (дубль)")
+    link = optout_link(duplicate.pk)
+    contact_merge(survivor, duplicate)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    assert "Отписаться" in client.get(f"/{path}").content.decode()
+    assert client.post(f"/{path}").status_code == 200
+    assert not consent_is_active(survivor, Purpose.MARKETING)
+    assert client.get("/m/unsubscribe/12:forged/").status_code == 404

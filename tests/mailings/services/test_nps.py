@@ -65,5 +65,7 @@ def test_scores_outside_0_to_10_are_refused_with_a_reason(campaign, person, crm,
     for bad in (11, -1, "десять"):
         with pytest.raises(ValidationError, match="от 0 до 10"):
             nps_answer(survey, bad, channel="link")
+    with pytest.raises(ValidationError, match="недопустимые"):
+        nps_answer(survey, 5, "a\x00b", channel="link")
     with pytest.raises(ValidationError, match="Поставьте оценку"):
         nps_answer(survey, None, "без оценки", channel="link")

@@ -30,8 +30,12 @@ def test_points_accrued_are_notified_once_each_and_old_points_are_not(person, ca
              "Всего {{ bonus_balance|plural:\"балл,балла,баллов\" }}", trigger="bonus_accrued", marketing=False)
     ledger_earn(anna, 21, reason="за отзыв", source=Entry.Source.MANUAL, idempotency_key="new")
     mass_accrue(ContactFilter(), 3, campaign="акция", reason="акция")
+    started = Campaign.objects.get().cursor
     assert triggers_scan() == 2
     assert triggers_scan() == 0
+    assert Campaign.objects.get().cursor == started  # fresh entries are read again until settled…
+    assert triggers_scan(timezone.now() + dt.timedelta(minutes=11)) == 0
+    assert Campaign.objects.get().cursor == Entry.objects.order_by("pk").last().pk  # …then passed
     drain_outbox()
     assert sorted(m.body for m in mail.outbox) == ["Анна, +21 балл. Всего 74 балла", "Анна, +3 балла. Всего 74 балла"]
 
