@@ -16,8 +16,9 @@ from mailings.ports import SEND
 def messages_resend(ids: Iterable[int]) -> int:
     """Failed messages back in the queue, each with a fresh outbox row (the old one is dead).
     One that already went out on the next channel is not sent again."""
+    replaced = Message.objects.filter(fallback_of__isnull=False).values("fallback_of_id")
     rows = list(Message.objects.select_for_update().filter(pk__in=list(ids), status=Message.Status.FAILED,
-                                                           connection__isnull=False, fallback__isnull=True))
+                                                           connection__isnull=False).exclude(pk__in=replaced))
     for message in rows:
         message.status, message.error = Message.Status.QUEUED, ""
         message.save(update_fields=["status", "error", "updated_at"])

@@ -73,7 +73,7 @@ def _bonus_accrued(campaign: Campaign, now: dt.datetime) -> int:
     settled = now - SETTLE
     while True:
         with transaction.atomic():
-            locked = Campaign.objects.select_for_update().select_related("template").get(pk=campaign.pk)
+            locked = Campaign.objects.select_for_update(of=("self",)).select_related("template").get(pk=campaign.pk)
             entries = list(Entry.objects.filter(pk__gt=locked.cursor, points__gt=0,
                                                 kind__in=[Entry.Kind.EARN, Entry.Kind.ADJUST])
                            .order_by("pk").values_list("pk", "account__contact_id", "points", "reason",
