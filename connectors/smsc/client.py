@@ -7,36 +7,17 @@ One rate limiter per account, shared by all workers."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 import requests
 
 from connectors.base.http import HttpClient
 from connectors.base.ratelimit import RateLimiter
+from connectors.channels.problems import problem_raise
 from connectors.smsc import mapping
 from hub.logging import mask_text
 from hub.models import Connection
-from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError
-from mailings.ports import SendRefused
-
-
-def rate_limit(settings: dict[str, Any]) -> str:
-    """The account's limit as ``limits`` reads it; a bare number means requests a second."""
-    value = settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT)
-    return f"{value}/second" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
-
-
-def refuse(found: mapping.Problem) -> NoReturn:
-    """Raise what ``found`` means for the hub."""
-    if found.kind == mapping.AUTH:
-        raise AuthError(found.message)
-    if found.kind == mapping.REFUSED:
-        raise SendRefused(found.message)
-    if found.kind == mapping.LIMIT:
-        raise RateLimited(found.message, retry_after=found.retry_after)
-    if found.kind == mapping.FATAL:
-        raise FatalError(found.message)
-    raise RetryableError(found.message, retry_after=found.retry_after)  # balance, SMSC's trouble
+from hub.sync.errors import AuthError, RetryableError
 
 
 class SmscClient(HttpClient):
@@ -45,7 +26,8 @@ class SmscClient(HttpClient):
     def __init__(self, connection: Connection) -> None:
         settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"smsc:{connection.pk}", rate_limit(settings)))
+                         rate_limiter=RateLimiter(f"smsc:{connection.pk}",
+                                                  settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT)))
         credentials = connection.credentials or {}
         self.login = str(credentials.get("login") or "")
         self.password = str(credentials.get("password") or "")
@@ -68,7 +50,7 @@ class SmscClient(HttpClient):
             raise RetryableError(f"SMSC ответил на {path} в неожиданном виде.")
         if "error_code" in data or "error" in data:
             code = mapping.code_of(data.get("error_code"))
-            refuse(mapping.problem(code if code is not None else -1, str(data.get("error") or "")))
+            problem_raise(mapping.problem(code if code is not None else -1, str(data.get("error") or "")))
         return data
 
     def send(self, phone: str, text: str, message_id: str) -> str:

@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.channels.problems import AUTH, BALANCE_LOW, FATAL, LIMIT, REFUSED, RETRY, Problem
 from mailings.ports import DELIVERED, FAILED, READ, SENT, SendRefused
 
 DEFAULT_BASE_URL = "https://smsc.ru"
@@ -60,22 +60,6 @@ SEND = "/sys/send.php"
 BALANCE = "/sys/balance.php"
 JSON = 3  # fmt=3
 CHARSET = "utf-8"
-
-# what a code means for the hub --------------------------------------------------------------
-AUTH = "auth"
-BALANCE_LOW = "balance"
-REFUSED = "refused"
-LIMIT = "limit"
-RETRY = "retry"
-FATAL = "fatal"
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str
-    message: str  # for operators, in Russian
-    retry_after: float | None = None
-
 
 ERRORS: dict[int, Problem] = {
     1: Problem(FATAL, "SMSC: ошибка в параметрах запроса."),

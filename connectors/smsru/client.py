@@ -6,36 +6,17 @@ refusals — HTTP 200 with ``status: "ERROR"`` — become the engine's typed err
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 import requests
 
 from connectors.base.http import HttpClient
 from connectors.base.ratelimit import RateLimiter
+from connectors.channels.problems import problem_raise
 from connectors.smsru import mapping
 from hub.logging import mask_text
 from hub.models import Connection
-from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError
-from mailings.ports import SendRefused
-
-
-def rate_limit(settings: dict[str, Any]) -> str:
-    """The account's limit as ``limits`` reads it; a bare number means requests a second."""
-    value = settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT)
-    return f"{value}/second" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
-
-
-def refuse(found: mapping.Problem) -> NoReturn:
-    """Raise what ``found`` means for the hub."""
-    if found.kind == mapping.AUTH:
-        raise AuthError(found.message)
-    if found.kind == mapping.REFUSED:
-        raise SendRefused(found.message)
-    if found.kind == mapping.LIMIT:
-        raise RateLimited(found.message, retry_after=found.retry_after)
-    if found.kind == mapping.FATAL:
-        raise FatalError(found.message)
-    raise RetryableError(found.message, retry_after=found.retry_after)  # balance, setup, SMS.ru's trouble
+from hub.sync.errors import AuthError, RetryableError
 
 
 class SmsruClient(HttpClient):
@@ -44,7 +25,8 @@ class SmsruClient(HttpClient):
     def __init__(self, connection: Connection) -> None:
         settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"smsru:{connection.pk}", rate_limit(settings)))
+                         rate_limiter=RateLimiter(f"smsru:{connection.pk}",
+                                                  settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT)))
         self.api_id = str((connection.credentials or {}).get("api_id") or "")
         self.sender = str(settings.get("sender") or "")
 
@@ -66,7 +48,7 @@ class SmsruClient(HttpClient):
             code = mapping.code_of(data.get("status_code"))
             if code is None:
                 raise RetryableError(f"SMS.ru ответил на {path} без кода результата.")
-            refuse(mapping.problem(code, str(data.get("status_text") or "")))
+            problem_raise(mapping.problem(code, str(data.get("status_text") or "")))
         return data
 
     def send(self, phone: str, text: str) -> str:
@@ -79,7 +61,7 @@ class SmsruClient(HttpClient):
             raise RetryableError("SMS.ru не сообщил результат отправки по номеру.")
         if entry.get("status") != mapping.OK:
             code = mapping.code_of(entry.get("status_code"))
-            refuse(mapping.problem(code if code is not None else -1, str(entry.get("status_text") or "")))
+            problem_raise(mapping.problem(code if code is not None else -1, str(entry.get("status_text") or "")))
         sms_id = str(entry.get("sms_id") or "").strip()
         if not sms_id:
             raise RetryableError("SMS.ru принял сообщение, но не сообщил его id.")

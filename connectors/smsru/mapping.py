@@ -43,10 +43,10 @@ Assumed (not in what could be read; change here if SMS.ru says otherwise):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.channels.problems import AUTH, BALANCE_LOW, FATAL, LIMIT, REFUSED, RETRY, SETUP, Problem
 from mailings.ports import DELIVERED, FAILED, READ, SENT, SendRefused
 
 DEFAULT_BASE_URL = "https://sms.ru"
@@ -60,23 +60,6 @@ STATUS = "/sms/status"
 
 OK = "OK"
 CODE_OK = 100
-
-# what a code means for the hub --------------------------------------------------------------
-AUTH = "auth"  # credentials: AuthError
-BALANCE_LOW = "balance"  # top up, then it goes: RetryableError
-REFUSED = "refused"  # this message, for good: SendRefused
-LIMIT = "limit"  # slow down: RateLimited
-RETRY = "retry"  # SMS.ru's trouble: RetryableError
-SETUP = "setup"  # the account's settings (sender name): RetryableError until an operator fixes it
-FATAL = "fatal"  # the hub's request is wrong: FatalError
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str
-    message: str  # for operators, in Russian
-    retry_after: float | None = None
-
 
 ERRORS: dict[int, Problem] = {
     200: Problem(AUTH, "SMS.ru не принял api_id: проверьте ключ в настройках подключения."),
