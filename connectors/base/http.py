@@ -18,7 +18,7 @@ import requests
 from connectors.base import metrics
 from connectors.base.ratelimit import RateLimiter
 from hub.logging import mask_text
-from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError
+from hub.sync.errors import AuthError, FatalError, RateLimited, RetryableError, SyncError
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER = 24 * 3600.0
@@ -56,6 +56,18 @@ class HttpClient:
     # hooks for subclasses -------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
         return {}
+
+    def url_secrets(self) -> tuple[str, ...]:
+        """Secrets some APIs put in the URL itself (a bot token, an instance token): hidden from
+        logs, metrics and error messages, and errors do not chain the library's exception (its
+        text names the URL)."""
+        return ()
+
+    def hide(self, text: str) -> str:
+        for secret in self.url_secrets():
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     def error_message(self, response: requests.Response) -> str:
         """A readable reason from the provider's error body."""
@@ -95,31 +107,36 @@ class HttpClient:
         try:
             return response.json()
         except ValueError as exc:
-            path = urlsplit(response.url or "").path
-            raise RetryableError(f"{self.system}: {path} answered non-JSON: {response.text[:200]!r}") from exc
+            path = self.hide(urlsplit(response.url or "").path)
+            raise RetryableError(f"{self.system}: {path} answered non-JSON: {response.text[:200]!r}") from (
+                None if self.url_secrets() else exc)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        path = urlsplit(url).path
+        path = self.hide(urlsplit(url).path)
         started = time.perf_counter()
         try:
             response = self.session.request(method, url, **kwargs)
-        except requests.Timeout as exc:
-            self._emit(method, path, None, started, "timeout")
-            raise RetryableError(f"{self.system}: timeout calling {path}") from exc
-        except requests.ConnectionError as exc:
-            self._emit(method, path, None, started, "connection error")
-            raise RetryableError(f"{self.system}: cannot connect to {urlsplit(url).netloc}") from exc
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema, requests.TooManyRedirects) as exc:
-            self._emit(method, path, None, started, type(exc).__name__)
-            raise FatalError(f"{self.system}: bad address {url!r}: {type(exc).__name__}") from exc
-        except requests.RequestException as exc:  # broken body, decoding…: the next try may work
-            self._emit(method, path, None, started, type(exc).__name__)
-            raise RetryableError(f"{self.system}: {type(exc).__name__} calling {path}") from exc
+        except requests.RequestException as exc:
+            error: SyncError
+            if isinstance(exc, requests.Timeout):
+                self._emit(method, path, None, started, "timeout")
+                error = RetryableError(f"{self.system}: timeout calling {path}")
+            elif isinstance(exc, requests.ConnectionError):
+                self._emit(method, path, None, started, "connection error")
+                error = RetryableError(f"{self.system}: cannot connect to {urlsplit(url).netloc}")
+            elif isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+                            | requests.exceptions.InvalidSchema | requests.TooManyRedirects):
+                self._emit(method, path, None, started, type(exc).__name__)
+                error = FatalError(f"{self.system}: bad address {self.hide(url)!r}: {type(exc).__name__}")
+            else:  # broken body, decoding…: the next try may work
+                self._emit(method, path, None, started, type(exc).__name__)
+                error = RetryableError(f"{self.system}: {type(exc).__name__} calling {path}")
+            raise error from (None if self.url_secrets() else exc)
         self._emit(method, path, response.status_code, started)
         return response
 
     def _emit(self, method: str, path: str, status: int | None, started: float, error: str = "") -> None:
+        """``path`` comes here with URL secrets already hidden."""
         elapsed = (time.perf_counter() - started) * 1000
         log.info("%s %s %s -> %s in %.0f ms", self.system, method, mask_text(path), status or error, elapsed)
         metrics.emit(metrics.RequestMetric(self.system, self.connection_id, method, path, status, elapsed, error))

@@ -15,7 +15,7 @@ from connectors.base.http import HttpClient
 from connectors.base.ratelimit import RateLimiter
 from connectors.greenapi import mapping
 from hub.models import Connection
-from hub.sync.errors import AuthError, FatalError, RetryableError, SyncError
+from hub.sync.errors import AuthError, FatalError, RetryableError
 
 
 class GreenApiRefusal(FatalError):
@@ -56,30 +56,20 @@ class GreenApiClient(HttpClient):
         except ValueError as exc:
             raise RetryableError(f"Green-API: {method} answered non-JSON: {response.text[:200]!r}") from exc
 
-    # the token must never leave this object -----------------------------------------------------
-    def redact(self, text: str) -> str:
-        return text.replace(self.api_token, "***") if self.api_token else text
-
-    def _emit(self, method: str, path: str, status: int | None, started: float, error: str = "") -> None:
-        super()._emit(method, self.redact(path), status, started, error)
-
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        try:
-            return super()._send(method, url, **kwargs)
-        except SyncError as exc:  # the base names the path (and so the token) in its messages
-            raise type(exc)(self.redact(str(exc)), retry_after=exc.retry_after) from None
+    def url_secrets(self) -> tuple[str, ...]:
+        return (self.api_token,)  # it is part of every method's path
 
     # answers → typed errors ---------------------------------------------------------------------
     def error_message(self, response: requests.Response) -> str:
         detail = mapping.error_detail(_body(response))
-        return self.redact(f"Green-API HTTP {response.status_code}" + (f": {detail}" if detail else ""))
+        return self.hide(f"Green-API HTTP {response.status_code}" + (f": {detail}" if detail else ""))
 
     def retry_after_for(self, response: requests.Response) -> float | None:
         return 1.0 if response.status_code == 429 else None
 
     def classify(self, response: requests.Response) -> None:
         status = response.status_code
-        detail = self.redact(mapping.error_detail(_body(response)))
+        detail = self.hide(mapping.error_detail(_body(response)))
         suffix = f" ({detail})" if detail else ""
         if status in (401, 403):
             raise AuthError(mapping.AUTH_TEXT + suffix)

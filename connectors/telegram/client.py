@@ -7,8 +7,6 @@ puts in an error message."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -67,8 +65,7 @@ class TelegramClient(HttpClient):
         """One Bot API method; its ``result``, or the refusal raised."""
         if not self.token:
             raise AuthError("Telegram: в подключении не указан токен бота (token).")
-        with self._token_hidden():
-            data = self.request_json("POST", f"/bot{self.token}/{method}", json=body or {})
+        data = self.request_json("POST", f"/bot{self.token}/{method}", json=body or {})
         if not isinstance(data, dict) or data.get("ok") is not True:
             code, description, _ = _error(data)
             raise self._refusal(code, description or f"unexpected answer to {method}")
@@ -94,19 +91,5 @@ class TelegramClient(HttpClient):
             return RetryableError(f"Telegram {code}: {description}")
         return TelegramApiError(f"Telegram {code}: {description}", code=code, description=description)
 
-    # the token never leaves this client -------------------------------------------------------
-    def _hide(self, text: str) -> str:
-        return text.replace(self.token, "<token>") if self.token else text
-
-    @contextmanager
-    def _token_hidden(self) -> Iterator[None]:
-        """Errors raised on the way name the URL, token included: say them without it."""
-        try:
-            yield
-        except TelegramApiError:
-            raise  # made here from Telegram's answer: no URL in it
-        except SyncError as exc:  # the base client's own (timeouts, no connection…): their cause names the URL
-            raise type(exc)(self._hide(str(exc)), retry_after=exc.retry_after) from None
-
-    def _emit(self, method: str, path: str, status: int | None, started: float, error: str = "") -> None:
-        super()._emit(method, self._hide(path), status, started, error)
+    def url_secrets(self) -> tuple[str, ...]:
+        return (self.token,)  # the Bot API puts it in every method's path
