@@ -14,6 +14,7 @@ from hub.celery import app as celery_app
 from hub.models import Connection
 from hub.services.connections import connection_upsert
 from tests.bonus_programs import SIDES, BonusSide, bonus_side
+from tests.helpers import HookReceiver
 from tests.mailings.fixtures import campaign, consent_texts, email_channel, person  # noqa: F401 - fixtures
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/15"
@@ -35,6 +36,13 @@ def redis_url(settings) -> str:  # type: ignore[no-untyped-def]
     except redis.ConnectionError as exc:
         pytest.fail(f"this test needs Redis at {url}: {exc}")
     return url
+
+
+@pytest.fixture
+def hook_receiver() -> Iterator[RunningEmulator]:
+    """Where an emulator under test posts its webhooks (``{url}/hook``)."""
+    with RunningEmulator(HookReceiver()) as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection as db_connection
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
 
+from connectors.base.emulator import Emulator
 from hub.services.outbox import outbox_drain
 
 
@@ -40,3 +43,29 @@ def run_at_once(workers: int, work: Callable[[int], Any]) -> list[BaseException]
     for thread in threads:
         thread.join()
     return errors
+
+
+class HookReceiver(Emulator):
+    """Stands in for the hub's webhook endpoint in emulator tests: keeps every ``POST /hook`` as
+    the sender made it and answers ``reply`` (set it to what a real receiver answers, e.g.
+    SMS.ru's ``100``). The base's faults make it answer 4xx/5xx."""
+
+    name = "hook-receiver"
+
+    def reset(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.reply = ('{"ok": true}', "application/json")
+
+    def routes(self) -> list[Rule]:
+        return [Rule("/hook", endpoint="hook", methods=["POST"])]
+
+    def hook(self, request: Request) -> Response:
+        raw = request.get_data()  # cached: the form below is parsed from it
+        with self.lock:
+            self.received.append({
+                "raw": raw, "text": raw.decode("utf-8", errors="replace"),
+                "body": request.get_json(force=True, silent=True), "form": list(request.form.items(multi=True)),
+                "content_type": request.mimetype, "query": dict(request.args), "headers": dict(request.headers),
+                "authorization": request.headers.get("Authorization", "")})
+            text, mimetype = self.reply
+        return Response(text, mimetype=mimetype)

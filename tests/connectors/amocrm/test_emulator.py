@@ -4,26 +4,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
-from werkzeug.routing import Rule
-from werkzeug.wrappers import Response
 
 from connectors.amocrm.emulator import AmoCRMEmulator
-from connectors.base.emulator import Emulator, RunningEmulator
-
-
-class Receiver(Emulator):
-    """Collects what is POSTed to it, like a hub webhook endpoint would receive it."""
-
-    def routes(self):
-        return [Rule("/hook", endpoint="hook", methods=["POST"])]
-
-    def reset(self):
-        self.received = []
-
-    def hook(self, request):
-        self.received.append((request.headers.get("Content-Type"), request.headers.get("User-Agent"),
-                              request.get_data(as_text=True)))
-        return Response("ok")
+from connectors.base.emulator import RunningEmulator
 
 
 @pytest.fixture
@@ -113,9 +96,9 @@ def test_rate_limit_429_then_account_block_403_html(amo):
     requests.post(f"{amo.url}/_emulator/faults", json={"unblock": True}, timeout=5)
 
 
-def test_changes_are_sent_as_legacy_form_encoded_webhooks():
-    with RunningEmulator(Receiver()) as receiver, RunningEmulator(AmoCRMEmulator()) as amo:
-        requests.post(f"{amo.url}/_emulator/faults", json={"webhook_url": f"{receiver.url}/hook"}, timeout=5)
+def test_changes_are_sent_as_legacy_form_encoded_webhooks(hook_receiver):
+    with RunningEmulator(AmoCRMEmulator()) as amo:
+        requests.post(f"{amo.url}/_emulator/faults", json={"webhook_url": f"{hook_receiver.url}/hook"}, timeout=5)
         token = amo.app.state()["credentials"]["long_lived_token"]
         created = requests.post(f"{amo.url}/api/v4/contacts", headers=_auth(token), timeout=5, json=[
             {"name": "Анна", "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": "+79120000000"}]}]}])
@@ -123,10 +106,11 @@ def test_changes_are_sent_as_legacy_form_encoded_webhooks():
         requests.post(f"{amo.url}/_emulator/faults", json={"edit_contact": {"id": contact_id, "name": "Аня"}},
                       timeout=5)
         amo.app.wait_deliveries()
-        assert len(receiver.app.received) == 2
-        content_type, agent, body = receiver.app.received[-1]
-        fields = dict(parse_qsl(body))
-        assert content_type == "application/x-www-form-urlencoded" and agent == "amoCRM-Webhooks/3.0"
+        assert len(hook_receiver.app.received) == 2
+        hook = hook_receiver.app.received[-1]
+        fields = dict(parse_qsl(hook["text"]))
+        assert hook["content_type"] == "application/x-www-form-urlencoded"
+        assert hook["headers"]["User-Agent"] == "amoCRM-Webhooks/3.0"
         assert fields["contacts[update][0][id]"] == str(contact_id)
         assert fields["contacts[update][0][name]"] == "Аня"
         assert fields["account[subdomain]"] == "demo"

@@ -7,7 +7,6 @@ import requests
 
 from connectors.base.emulator import RunningEmulator
 from connectors.bitrix24.emulator import Bitrix24Emulator
-from tests.connectors.amocrm.test_emulator import Receiver
 
 
 @pytest.fixture
@@ -69,13 +68,13 @@ def test_leaky_bucket_and_operation_time_limit(b24):
     assert blocked.status_code == 429 and blocked.json()["error"] == "OPERATION_TIME_LIMIT"
 
 
-def test_changes_are_sent_as_form_encoded_events_with_application_token():
-    with RunningEmulator(Receiver()) as receiver, RunningEmulator(Bitrix24Emulator()) as b24:
-        requests.post(f"{b24.url}/_emulator/faults", json={"handler_url": f"{receiver.url}/hook"}, timeout=5)
+def test_changes_are_sent_as_form_encoded_events_with_application_token(hook_receiver):
+    with RunningEmulator(Bitrix24Emulator()) as b24:
+        requests.post(f"{b24.url}/_emulator/faults", json={"handler_url": f"{hook_receiver.url}/hook"}, timeout=5)
         contact_id = requests.post(_url(b24, "crm.contact.add"), json={"fields": {"NAME": "Анна"}},
                                    timeout=5).json()["result"]
         b24.app.wait_deliveries()
-        fields = dict(parse_qsl(receiver.app.received[-1][2]))
+        fields = dict(parse_qsl(hook_receiver.app.received[-1]["text"]))
         assert fields["event"] == "ONCRMCONTACTADD" and fields["data[FIELDS][ID]"] == str(contact_id)
         assert fields["auth[application_token]"] == b24.app.state()["credentials"]["application_token"]
 

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.routing import Rule
-from werkzeug.wrappers import Request, Response
 
-from connectors.base.emulator import Emulator, RunningEmulator, json_response
+from connectors.base.emulator import RunningEmulator
 
 KEY = {"Authorization": "Bearer emu-key"}
 PHONE = "+79123456789"
@@ -232,39 +230,22 @@ def test_over_ten_requests_a_second_is_429_with_retry_after(samosale_emulator):
     assert len(responses) >= 11 and {r.status_code for r in responses[:10]} == {404}
 
 
-class Receiver(Emulator):
-    """Stands in for the hub's webhook endpoint: keeps every POST as (headers, raw body)."""
-
-    name = "receiver"
-
-    def routes(self) -> list[Rule]:
-        return [Rule("/hook", endpoint="hook", methods=["POST"])]
-
-    def reset(self) -> None:
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-
-    def hook(self, request: Request) -> Response:
-        with self.lock:
-            self.posts.append((dict(request.headers), request.get_data()))
-        return json_response({"ok": True})
-
-
-def test_every_balance_change_is_a_signed_webhook(api, samosale_emulator):
-    with RunningEmulator(Receiver()) as hub:
-        client = api.client()
-        requests.post(f"{samosale_emulator.url}/_emulator/faults", json={"webhook_url": f"{hub.url}/hook"},
-                      timeout=5)
-        operated = requests.post(f"{samosale_emulator.url}/_emulator/operate",
-                                 json={"phone": PHONE, "amount": "50.00", "comment": "подарок"}, timeout=5)
-        expired = requests.post(f"{samosale_emulator.url}/_emulator/expire",
-                                json={"phone": PHONE, "amount": "20.00"}, timeout=5)
-        assert (operated.status_code, expired.status_code) == (201, 201)
-        samosale_emulator.app.wait_deliveries()
-        events = []
-        for headers, body in hub.app.posts:
-            expected = "sha256=" + hmac.new(b"emu-secret", body, hashlib.sha256).hexdigest()
-            assert hmac.compare_digest(headers["X-Samosale-Signature"], expected)
-            events.append(json.loads(body))
+def test_every_balance_change_is_a_signed_webhook(api, samosale_emulator, hook_receiver):
+    client = api.client()
+    requests.post(f"{samosale_emulator.url}/_emulator/faults", json={"webhook_url": f"{hook_receiver.url}/hook"},
+                  timeout=5)
+    operated = requests.post(f"{samosale_emulator.url}/_emulator/operate",
+                             json={"phone": PHONE, "amount": "50.00", "comment": "подарок"}, timeout=5)
+    expired = requests.post(f"{samosale_emulator.url}/_emulator/expire",
+                            json={"phone": PHONE, "amount": "20.00"}, timeout=5)
+    assert (operated.status_code, expired.status_code) == (201, 201)
+    samosale_emulator.app.wait_deliveries()
+    events = []
+    for hook in hook_receiver.app.received:
+        headers, body = hook["headers"], hook["raw"]
+        expected = "sha256=" + hmac.new(b"emu-secret", body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Samosale-Signature"], expected)
+        events.append(json.loads(body))
     assert len(events) == 2 and len({e["event_id"] for e in events}) == 2
     by_operation = {e["operation_id"]: e for e in events}  # deliveries may arrive in any order
     first = by_operation[operated.json()["operation"]["id"]]
@@ -277,7 +258,7 @@ def test_every_balance_change_is_a_signed_webhook(api, samosale_emulator):
     assert state["webhook_deliveries"] == 2
     assert [op["type"] for op in state["operations"]] == ["manual", "expire"]
     assert state["credentials"] == {"api_key": "emu-key", "webhook_secret": "emu-secret",
-                                    "webhook_url": f"{hub.url}/hook"}
+                                    "webhook_url": f"{hook_receiver.url}/hook"}
 
 
 def test_knobs_refuse_unknown_phones_and_overdrafts(api, samosale_emulator):

@@ -91,19 +91,20 @@ def test_balance_and_status(emulator):
     assert unknown["status"] == -3
 
 
-def test_callbacks_in_the_handlers_charset(emulator, receiver):
+def test_callbacks_in_the_handlers_charset(emulator, hook_receiver):
+    hook_receiver.app.reply = ("OK", "text/plain")  # what the real handler answers
     send(emulator, phones="79161234567", mes="x", id="m1")
-    knob(emulator, webhook_url=f"{receiver.url}/hook")  # no charset named: windows-1251
+    knob(emulator, webhook_url=f"{hook_receiver.url}/hook")  # no charset named: windows-1251
     answer = requests.post(f"{emulator.url}/_emulator/deliver", json={"id": "m1", "status": "failed", "err": 6},
                            timeout=5)
     assert answer.json() == {"status": 200, "body": "OK"}
     assert requests.post(f"{emulator.url}/_emulator/incoming", json={"from": "+79161234567", "text": "Стоп"},
                          timeout=5).json()["status"] == 200
-    knob(emulator, webhook_url=f"{receiver.url}/hook?charset=utf-8")
+    knob(emulator, webhook_url=f"{hook_receiver.url}/hook?charset=utf-8")
     requests.post(f"{emulator.url}/_emulator/incoming", json={"from": "+79161234567", "text": "Да"}, timeout=5)
-    knob(emulator, webhook_url=f"{receiver.url}/hook?fmt=3")
+    knob(emulator, webhook_url=f"{hook_receiver.url}/hook?fmt=3")
     requests.post(f"{emulator.url}/_emulator/deliver", json={"id": "m1", "status": "delivered"}, timeout=5)
-    status, incoming, utf8, as_json = receiver.app.received
+    status, incoming, utf8, as_json = hook_receiver.app.received
     fields = dict(parse_qsl(status["raw"].decode()))
     assert {k: fields[k] for k in ("id", "phone", "status", "err")} == {"id": "m1", "phone": "79161234567",
                                                                         "status": "20", "err": "6"}

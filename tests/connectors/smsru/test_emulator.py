@@ -75,16 +75,17 @@ def test_balance_and_status(emulator):
     assert status[sms_id]["status_code"] == 102 and status["000000-000001"]["status_code"] == -1
 
 
-def test_deliver_posts_the_documented_callback(emulator, receiver):
+def test_deliver_posts_the_documented_callback(emulator, hook_receiver):
+    hook_receiver.app.reply = ("100", "text/plain")  # what the real handler answers
     sms_id = call(emulator, "/sms/send", to="79255070602", msg="x")["sms"]["79255070602"]["sms_id"]
     assert requests.post(f"{emulator.url}/_emulator/deliver", json={"id": sms_id, "status": "delivered"},
                          timeout=5).status_code == 409  # nowhere to post yet
-    knob(emulator, webhook_url=f"{receiver.url}/hook")
+    knob(emulator, webhook_url=f"{hook_receiver.url}/hook")
     answer = requests.post(f"{emulator.url}/_emulator/deliver", json={"id": sms_id, "status": "delivered"}, timeout=5)
     assert answer.json() == {"status": 200, "body": "100"}
     failed = requests.post(f"{emulator.url}/_emulator/deliver", json={"id": sms_id, "status": "failed"}, timeout=5)
     assert failed.json()["status"] == 200
-    first, second = receiver.app.received
+    first, second = hook_receiver.app.received
     assert first["content_type"] == "application/x-www-form-urlencoded"
     form = dict(first["form"])
     kind, got_id, code, when = form["data[0]"].split("\n")

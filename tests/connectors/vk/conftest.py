@@ -1,30 +1,11 @@
-"""The VK emulator on a real port, a hub connection to it, and a receiver for its events."""
+"""The VK emulator on a real port and a hub connection to it."""
 
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.routing import Rule
-from werkzeug.wrappers import Request, Response
 
-from connectors.base.emulator import Emulator, RunningEmulator, json_response
+from connectors.base.emulator import RunningEmulator
 from tests.connectors.vk.side import VkSide, vk_emulator_factory
-
-
-class HookReceiver(Emulator):
-    """Records every POST /hook: its JSON body and headers."""
-
-    name = "hook-receiver"
-
-    def routes(self) -> list[Rule]:
-        return [Rule("/hook", endpoint="hook", methods=["POST"])]
-
-    def reset(self) -> None:
-        self.received: list[dict] = []
-
-    def hook(self, request: Request) -> Response:
-        with self.lock:
-            self.received.append({"body": request.get_json(force=True, silent=True), "headers": dict(request.headers)})
-        return json_response({"ok": True})
 
 
 @pytest.fixture
@@ -36,9 +17,3 @@ def vk_emulator() -> Iterator[RunningEmulator]:
 @pytest.fixture
 def vk(vk_emulator: RunningEmulator, db: None) -> VkSide:
     return VkSide(vk_emulator)
-
-
-@pytest.fixture
-def hook_receiver() -> Iterator[RunningEmulator]:
-    with RunningEmulator(HookReceiver()) as running:
-        yield running

@@ -1,9 +1,8 @@
-"""The Wazzup emulator on a real port, a hub connection to it, and a receiver for its hooks."""
+"""The Wazzup emulator on a real port and a hub connection to it."""
 
 import pytest
 
 from connectors.base.emulator import RunningEmulator
-from tests.connectors.greenapi.conftest import HookReceiver
 from tests.connectors.wazzup.side import WazzupSide, wazzup_emulator_factory
 
 
@@ -16,9 +15,3 @@ def wazzup_emulator():
 @pytest.fixture
 def wazzup(wazzup_emulator, db):
     return WazzupSide(wazzup_emulator)
-
-
-@pytest.fixture
-def hook_receiver():
-    with RunningEmulator(HookReceiver()) as running:
-        yield running
