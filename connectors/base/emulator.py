@@ -96,6 +96,16 @@ class Emulator:
         self.deliveries.append(thread)
         thread.start()
 
+    def post_now(self, url: str, body: bytes | str, headers: dict[str, str],
+                 timeout: float = 30) -> tuple[int | None, str]:
+        """POST a hook and wait, as the system does when a test or the sandbox asks it to report
+        something now: the receiver's status and body, or None and the error's name."""
+        try:
+            answer = requests.post(url, data=body, headers=headers, timeout=timeout)
+        except requests.RequestException as exc:
+            return None, type(exc).__name__
+        return answer.status_code, answer.text
+
     def wait_deliveries(self, timeout: float = 10) -> None:
         """For tests and the sandbox: block until every queued hook was delivered (or failed)."""
         while self.deliveries:

@@ -47,7 +47,6 @@ import time
 from collections import deque
 from typing import Any
 
-import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -204,16 +203,12 @@ class GreenApiEmulator(Emulator):
         headers = {"Content-Type": "application/json"}
         if self.webhook_token:
             headers["Authorization"] = f"Bearer {self.webhook_token}"
-        data = json.dumps(body, ensure_ascii=False).encode()
-        try:
-            answer = requests.post(self.webhook_url, data=data, headers=headers, timeout=30)
-        except requests.RequestException as exc:
-            with self.lock:
-                self.webhooks.append({"body": body, "error": type(exc).__name__})
-            return json_response({"status": None, "body": "", "error": type(exc).__name__}, 502)
+        status, text = self.post_now(self.webhook_url, json.dumps(body, ensure_ascii=False).encode(), headers)
         with self.lock:
-            self.webhooks.append({"body": body, "status": answer.status_code})
-        return json_response({"status": answer.status_code, "body": answer.text})
+            self.webhooks.append({"body": body, "status": status})
+        if status is None:
+            return json_response({"status": None, "body": "", "error": text}, 502)
+        return json_response({"status": status, "body": text})
 
     def emu_deliver(self, request: Request) -> Response:
         spec = request.get_json(force=True, silent=True)

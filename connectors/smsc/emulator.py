@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import secrets
 import time
@@ -48,11 +47,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from connectors.base.emulator import Emulator, json_response, run_cli
+from connectors.channels.sms import sms_parts
 
 ERRORS = {
     1: "parameters error",
@@ -74,12 +73,6 @@ MAX_ID = 2147483647
 
 def _digits(value: Any) -> str:
     return re.sub(r"\D", "", str(value))
-
-
-def _parts(text: str) -> int:
-    latin = all(ord(ch) < 128 for ch in text)
-    single, multi = (160, 153) if latin else (70, 67)
-    return 1 if len(text) <= single else math.ceil(len(text) / multi)
 
 
 class Refusal(Exception):
@@ -217,7 +210,7 @@ class SmscEmulator(Emulator):
             raise Refusal(6, message_id)
         if any(n in self.forbidden for n in numbers):
             raise Refusal(8, message_id)
-        parts = _parts(text)
+        parts = sms_parts(text)
         cost = self.price * parts * len(numbers)
         if self.balance < cost:
             raise Refusal(3, message_id)
@@ -276,11 +269,10 @@ class SmscEmulator(Emulator):
             charset = CHARSETS.get(query.get("charset", DEFAULT_CHARSET).lower(), "cp1251")
             body = urlencode({k: str(v) for k, v in fields.items()}, encoding=charset, errors="replace").encode()
             content_type = "application/x-www-form-urlencoded"
-        try:
-            answer = requests.post(url, data=body, timeout=10, headers={"Content-Type": content_type})
-        except requests.RequestException as exc:
-            return json_response({"error": f"the hub could not be reached: {type(exc).__name__}"}, 502)
-        return json_response({"status": answer.status_code, "body": answer.text})
+        status, text = self.post_now(url, body, {"Content-Type": content_type}, timeout=10)
+        if status is None:
+            return json_response({"error": f"the hub could not be reached: {text}"}, 502)
+        return json_response({"status": status, "body": text})
 
     def deliver(self, request: Request) -> Response:
         spec = request.get_json(force=True, silent=True)

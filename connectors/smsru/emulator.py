@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import re
 import secrets
 import time
@@ -45,11 +44,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from connectors.base.emulator import Emulator, json_response, run_cli
+from connectors.channels.sms import sms_parts
 
 TEXTS = {
     100: "Сообщение принято к отправке",
@@ -80,13 +79,6 @@ NUMBER = re.compile(r"[1-9]\d{9,14}")
 
 def _digits(value: Any) -> str:
     return re.sub(r"\D", "", str(value))
-
-
-def _parts(text: str) -> int:
-    """SMS parts: 160/153 characters in GSM (Latin), 70/67 in UCS-2 (Cyrillic)."""
-    latin = all(ord(ch) < 128 for ch in text)
-    single, multi = (160, 153) if latin else (70, 67)
-    return 1 if len(text) <= single else math.ceil(len(text) / multi)
 
 
 def _money(value: Decimal) -> float:
@@ -202,7 +194,7 @@ class SmsruEmulator(Emulator):
             return refused(207)
         if number in self.stoplist:
             return refused(209)
-        parts = _parts(text)
+        parts = sms_parts(text)
         if parts > MAX_PARTS:
             return refused(205)
         cost = self.price * parts
@@ -260,12 +252,10 @@ class SmsruEmulator(Emulator):
             body = urlencode([("data[0]", entry),
                               ("hash", hashlib.sha256((self.api_id + entry).encode()).hexdigest())])
             url = self.hub_webhook_url
-        try:
-            answer = requests.post(url, data=body, timeout=10,
-                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
-        except requests.RequestException as exc:
-            return json_response({"error": f"the hub could not be reached: {type(exc).__name__}"}, 502)
-        return json_response({"status": answer.status_code, "body": answer.text})
+        status, text = self.post_now(url, body, {"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+        if status is None:
+            return json_response({"error": f"the hub could not be reached: {text}"}, 502)
+        return json_response({"status": status, "body": text})
 
 
 def main() -> None:

@@ -55,7 +55,6 @@ import time
 from collections import deque
 from typing import Any
 
-import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -389,12 +388,8 @@ class TelegramEmulator(Emulator):
             return json_response({"error": "no webhook set (setWebhook or faults {\"webhook_url\"})",
                                   "update": update}, 409)
         headers = {"Content-Type": "application/json", **({SECRET_HEADER: secret} if secret else {})}
-        try:
-            answer = requests.post(url, data=json.dumps(update, ensure_ascii=False).encode(), headers=headers,
-                                   timeout=30)
-            status, body = answer.status_code, answer.text
-        except requests.RequestException as exc:
-            status, body = 0, f"{type(exc).__name__}: {exc}"
+        answered, body = self.post_now(url, json.dumps(update, ensure_ascii=False).encode(), headers)
+        status = answered or 0
         if not 200 <= status < 300:
             with self.lock:
                 self.webhook.update(last_error_date=int(time.time()),

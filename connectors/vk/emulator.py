@@ -51,7 +51,6 @@ import time
 from collections import deque
 from typing import Any
 
-import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -341,12 +340,9 @@ class VkEmulator(Emulator):
             url = self.webhook_url
         if not url:
             return json_response({"error": "no server address set (faults {\"webhook_url\"})", "event": event}, 409)
-        try:
-            answer = requests.post(url, data=json.dumps(event, ensure_ascii=False).encode(), timeout=30,
-                                   headers={"Content-Type": "application/json"})
-            status, body = answer.status_code, answer.text
-        except requests.RequestException as exc:
-            status, body = 0, f"{type(exc).__name__}: {exc}"
+        answered, body = self.post_now(url, json.dumps(event, ensure_ascii=False).encode(),
+                                       {"Content-Type": "application/json"})
+        status = answered or 0
         return json_response({"status": status, "body": body, "event": event})
 
 

@@ -46,7 +46,6 @@ import secrets
 import uuid
 from typing import Any
 
-import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -204,13 +203,9 @@ class WazzupEmulator(Emulator):
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if self.crm_key:
             headers["Authorization"] = f"Bearer {self.crm_key}"
-        try:
-            answer = requests.post(url, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers,
-                                   timeout=30)
-        except requests.RequestException as exc:
-            record: dict[str, Any] = {"status": None, "body": "", "error": type(exc).__name__}
-        else:
-            record = {"status": answer.status_code, "body": answer.text}
+        status, text = self.post_now(url, json.dumps(body, ensure_ascii=False).encode(), headers)
+        record: dict[str, Any] = ({"status": status, "body": text} if status is not None else
+                                  {"status": None, "body": "", "error": text})
         with self.lock:
             self.webhooks.append({"url": url, "payload": body, "status": record["status"]})
         return record
