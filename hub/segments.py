@@ -122,11 +122,9 @@ def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> Qu
         rows = rows.annotate(spend=Coalesce(Subquery(spent), Value(Decimal(0)), output_field=MONEY))
         rows = _between(rows, "spend", spec.spend_from, spec.spend_to)
     if spec.bonus_from is not None or spec.bonus_to is not None:
-        from loyalty.models import Account  # the core reads balances; loyalty builds on the core
+        from loyalty.selectors import contact_points_total  # the core reads balances; loyalty builds on it
 
-        held = (Account.objects.filter(contact=OuterRef("pk")).values("contact")
-                .annotate(total=Sum("balance")).values("total"))
-        rows = rows.annotate(bonus=Coalesce(Subquery(held), Value(Decimal(0)), output_field=MONEY))
+        rows = rows.annotate(bonus=Coalesce(contact_points_total(), Value(Decimal(0)), output_field=MONEY))
         rows = _between(rows, "bonus", spec.bonus_from, spec.bonus_to)
     if spec.deal_connection is not None:
         deals = CrmDealState.objects.filter(connection=spec.deal_connection)

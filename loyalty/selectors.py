@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
+from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -49,6 +49,21 @@ def birthdays_on(day: dt.date) -> Q:
 class Balance:
     total: Decimal
     expiring_30_days: Decimal
+
+
+def contact_points_total() -> Subquery:
+    """Each contact's points over all programs, as a subquery on ``OuterRef("pk")`` of contacts
+    (segment filters and message texts read it for many contacts at once)."""
+    return Subquery(Account.objects.filter(contact=OuterRef("pk")).values("contact")
+                    .annotate(total=Sum("balance")).values("total"))
+
+
+def balances_of(contact_ids: list[int]) -> dict[int, Decimal]:
+    """Points over all programs for these contacts (absent: no account yet, 0)."""
+    rows = (Contact.objects.filter(pk__in=contact_ids)
+            .annotate(points=Coalesce(contact_points_total(), Value(Decimal(0)), output_field=POINTS))
+            .values_list("pk", "points"))
+    return dict(rows)
 
 
 def balance_for(contact: Contact, program: Program | None = None, now: dt.datetime | None = None) -> Balance:

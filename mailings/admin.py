@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from hub.admin.segments import ContactFilterForm
 from hub.models import Connection, Contact
 from hub.segments import ContactFilter
+from loyalty.selectors import balance_for
 from mailings.models import Campaign, CampaignRun, Channel, Message, NpsSurvey, Template
 from mailings.services.campaigns import RUN_KINDS, campaign_check, campaign_preview, campaign_run
 from mailings.services.outgoing import contact_context
@@ -78,8 +79,6 @@ class TemplateAdmin(admin.ModelAdmin):
         form = PreviewForm(request.GET or None)
         rendered = None
         if form.is_valid():
-            from loyalty.selectors import balance_for
-
             contact = form.cleaned_data["contact"]
             context = SAMPLE_CONTEXT | contact_context(contact, balance_for(contact).total, timezone.localdate())
             child = contact.children_links.select_related("child").first()

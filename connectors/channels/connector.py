@@ -15,7 +15,6 @@ from hub.models import Connection, Inbox, Outbox
 from hub.services.outbox import max_attempts
 from hub.sync.errors import RateLimited, SyncError
 from hub.sync.types import CheckResult, PushResult
-from mailings.models import Message
 from mailings.ports import INCOMING, SEND, STATUS, MessageChannel, SendRefused
 from mailings.services.delivery import (
     Hold,
@@ -38,10 +37,6 @@ class ChannelConnector(Connector):
 
     def adapter(self, connection: Connection) -> MessageChannel:
         return self.adapter_class(connection)
-
-    def accepts(self, connection: Connection, action: str, target_kind: str, target_id: int | None,
-                origin: Connection | None) -> bool:
-        return Message.objects.filter(pk=target_id, connection=connection).exists()
 
     def check_connection(self, connection: Connection) -> CheckResult:
         try:

@@ -58,10 +58,14 @@ def _birthday(campaign: Campaign, today: dt.date) -> Iterator[Recipient]:
             names = [name for _, name, _ in kids]
             ages = sorted({day.year - born_on.year for _, _, born_on in kids})
             yield Recipient(parent_id, f"birthday:{campaign.pk}:children-of:{parent_id}:{day.isoformat()}",
-                            {"birthday": day, "child_name": " и ".join(filter(None, [", ".join(names[:-1]),
-                                                                                     names[-1]])),
-                             "child_age": ages[0] if len(ages) == 1 else ", ".join(map(str, ages))},
+                            {"birthday": day, "child_name": _listed(names),
+                             "child_age": ages[0] if len(ages) == 1 else _listed([str(a) for a in ages])},
                             people=[child_id for child_id, _, _ in kids])
+
+
+def _listed(names: list[str]) -> str:
+    """«Маша», «Маша и Петя», «Аня, Маша и Петя»."""
+    return " и ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
 def _lapsed_targets(campaign: Campaign, now: dt.datetime) -> QuerySet[Contact]:

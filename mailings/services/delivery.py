@@ -23,6 +23,7 @@ from hub.services.dialogs import dialog_message_record
 from hub.services.normalize import email_normalize, phone_normalize
 from mailings.models import Campaign, Message
 from mailings.ports import DELIVERED, FAILED, READ, SENT, Button, OutgoingMessage
+from mailings.services.nps import nps_reply
 from mailings.services.outgoing import message_fall_back, message_reply
 from mailings.services.reach import CONSENT_CHANNEL, may_message
 
@@ -156,8 +157,6 @@ def message_incoming(connection: Connection | None, channel: str, *, address_kin
                      data: str = "", provider_id: str = "") -> Any:
     """A client wrote (or pressed a button): kept in the dialog history; STOP withdraws marketing
     consent at once; a score or a button answers their open NPS survey."""
-    from mailings.services.nps import nps_reply  # nps builds on this module's replies
-
     value, contact = _sender(address_kind, address)
     dialog_message_record(channel=channel, chat_id=value, direction=DialogMessage.Direction.IN, text=text or data,
                           contact=contact, external_id=provider_id, payload={"data": data} if data else {})

@@ -13,11 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import DecimalField, Sum, Value
-from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from hub.models import Connection, Contact, Outbox
-from loyalty.models import Account
+from loyalty.selectors import balances_of
 from mailings.models import Campaign, CampaignRun, Channel, Message
 from mailings.ports import SEND
 from mailings.services.reach import Reach, channel_connections, reach_many
@@ -58,12 +57,6 @@ def optout_contact(token: str) -> int | None:
         return None
 
 
-def _balances(ids: list[int]) -> dict[int, Decimal]:
-    rows = (Account.objects.filter(contact_id__in=ids).values("contact_id")
-            .annotate(total=Coalesce(Sum("balance"), Value(Decimal(0)), output_field=DecimalField())))
-    return {row["contact_id"]: row["total"] for row in rows}
-
-
 def contact_context(contact: Contact, balance: Decimal | None, today: dt.date) -> dict[str, Any]:
     """The variables every template may use about its recipient."""
     last_visit = max((d for d in (contact.last_pass_at, contact.last_purchase_at) if d), default=None)
@@ -84,8 +77,6 @@ def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: 
     are alternatives: the first reachable one gets it. ``on_reachable`` sees exactly the
     recipients about to be messaged, before their texts are rendered (a bonus granted there
     goes only to people who hear about it, and shows in their balance)."""
-    from django.utils import timezone
-
     today = today or timezone.localdate()
     result = Queued()
     pending = list(recipients)
@@ -117,7 +108,7 @@ def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: 
         part = ids[start:start + BATCH]
         contacts.update(Contact.objects.in_bulk(part))
         if needs_balance:
-            balances.update(_balances(part))
+            balances.update(balances_of(part))
     for recipient in chosen:
         contact = contacts[recipient.contact_id]
         context = contact_context(contact, balances.get(contact.pk), today) | recipient.context

@@ -84,16 +84,15 @@ def _bonus_accrued(campaign: Campaign, now: dt.datetime) -> int:
                 Recipient(contact_id, f"trigger:{locked.pk}:entry:{pk}", {"bonus_points": points, "reason": reason})
                 for pk, contact_id, points, reason, _ in entries])
             queued += len(result.messages)
-            old = [pk for pk, *_, created in entries if created < settled]
-            settled_prefix = 0
-            for pk, *_, created in entries:  # advance over the leading run of settled entries only
+            settled_up_to = 0  # the cursor passes the leading run of settled entries only
+            for pk, *_, created in entries:
                 if created >= settled:
                     break
-                settled_prefix = pk
-            if settled_prefix:
-                locked.cursor = settled_prefix
+                settled_up_to = pk
+            if settled_up_to:
+                locked.cursor = settled_up_to
                 locked.save(update_fields=["cursor"])
-        if len(entries) < SCAN_CHUNK or len(old) < len(entries):
+        if len(entries) < SCAN_CHUNK or settled_up_to != entries[-1][0]:
             return queued
 
 
