@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "django_celery_beat",
     "hub",
     "connectors",
@@ -77,9 +78,12 @@ INSTALLED_APPS = [
     "connectors.telegram",
     "connectors.vk",
     "connectors.email",
+    "connectors.tilda",
     "loyalty",
     "bookings",
     "mailings",
+    "bots",
+    "cabinet",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +190,8 @@ HUB_OUTBOX_BACKOFF_BASE = float(os.environ.get("HUB_OUTBOX_BACKOFF_BASE", "5"))
 HUB_OUTBOX_BACKOFF_CAP = float(os.environ.get("HUB_OUTBOX_BACKOFF_CAP", "3600"))
 HUB_OUTBOX_LEASE_SECONDS = int(os.environ.get("HUB_OUTBOX_LEASE_SECONDS", "300"))
 HUB_OUTBOX_BATCH = int(os.environ.get("HUB_OUTBOX_BATCH", "50"))
+# Chat messages wait this long before going to the CRM timeline, so a burst is one note.
+HUB_DIALOG_NOTE_DELAY = float(os.environ.get("HUB_DIALOG_NOTE_DELAY", "30"))
 HUB_INBOX_MAX_ATTEMPTS = int(os.environ.get("HUB_INBOX_MAX_ATTEMPTS", "5"))
 HUB_DEFAULT_REGION = os.environ.get("HUB_DEFAULT_REGION", "RU")
 HUB_LOCK_DIR = VAR_DIR / "locks"
@@ -213,6 +219,12 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hub client cabinet API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from connectors.crm.views import crm_routing
@@ -16,6 +16,7 @@ urlpatterns = [
     path("m/nps/<slug:token>/", nps_page, name="nps"),
     path("m/unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
     path("admin/crm/<int:pk>/routing/", crm_routing, name="crm_routing"),
+    path("cabinet/", include("cabinet.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

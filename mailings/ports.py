@@ -44,6 +44,7 @@ class SendRefused(Exception):
 class Button:
     label: str
     data: str  # Telegram callback_data (≤ 64 bytes) / VK button payload
+    request: str = ""  # "phone": a reply-keyboard button that shares the client's own number (Telegram)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from bots.services.conversation import BotInput, bot_receive
 from connectors.base.connector import Connector
 from hub.models import Connection, Inbox, Outbox
 from hub.services.outbox import max_attempts
@@ -33,6 +34,9 @@ class ChannelConnector(Connector):
     subscribes = frozenset({SEND})
     #: the mailings channel this provider serves (``mailings.models.Channel``)
     channel: str = ""
+    #: a chat bot answers what clients write (unless the connection's settings say ``"bot": false``);
+    #: STOP and survey answers are the mailings' and are not passed on to it
+    bot: bool = False
     adapter_class: Callable[[Connection], MessageChannel]
 
     def adapter(self, connection: Connection) -> MessageChannel:
@@ -95,8 +99,13 @@ class ChannelConnector(Connector):
             return message_status_apply(row.connection, str(payload.get("provider_id") or ""),
                                         str(payload.get("status") or ""), str(payload.get("error") or ""))
         if row.kind == INCOMING:
-            return message_incoming(row.connection, self.channel, address_kind=str(payload.get("address_kind") or ""),
-                                    address=str(payload.get("address") or ""), text=str(payload.get("text") or ""),
-                                    data=str(payload.get("data") or ""),
-                                    provider_id=str(payload.get("provider_id") or ""))
+            outcome = message_incoming(row.connection, self.channel,
+                                       address_kind=str(payload.get("address_kind") or ""),
+                                       address=str(payload.get("address") or ""), text=str(payload.get("text") or ""),
+                                       data=str(payload.get("data") or ""),
+                                       provider_id=str(payload.get("provider_id") or ""))
+            if self.bot and row.connection is not None and (row.connection.settings or {}).get("bot", True) \
+                    and "opted_out" not in outcome and not outcome.get("nps"):
+                outcome["bot"] = bot_receive(row.connection, self.channel, BotInput.from_payload(payload))
+            return outcome
         return {"ignored": row.kind}  # kept for the record (bot updates the mailings do not use)

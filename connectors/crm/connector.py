@@ -3,9 +3,11 @@ per event kind into the pipeline/stage the operator routed, CRM changes back int
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -13,11 +15,13 @@ from django.utils import timezone
 from bookings.models import Booking, Preorder
 from connectors.base.connector import Connector
 from connectors.crm import cards
-from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort, CrmProduct
+from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort, CrmProduct, CrmTask
 from connectors.crm.setup import TRIGGERS
-from hub.models import Connection, Contact, CrmDealState, ExternalRef, Inbox, Outbox, Pass, Purchase
-from hub.services.contacts import ContactData, contact_upsert
+from hub.models import ClientRequest, Connection, Contact, CrmDealState, ExternalRef, Inbox, Outbox, Pass, Purchase
+from hub.services.contacts import ContactData, contact_resolve, contact_upsert
 from hub.services.deals import CrmDealView, crm_deal_seen, crm_deals_created
+from hub.services.dialogs import NOTE as DIALOG_NOTE
+from hub.services.dialogs import dialog_note_text
 from hub.services.external_refs import (
     external_ref_is_echo,
     external_ref_link,
@@ -33,10 +37,11 @@ DEAL_ACTIONS = {"purchase.created": "purchase", "pass.created": "pass", "preorde
                 "booking.upsert": "booking"}
 DEAL_REF_KINDS = ("purchase", "purchase_line", "pass", "preorder", "booking")
 DEAL_FETCHED = ("crm.deal.add", "crm.deal.update", "crm.deal.stage")
+REQUEST = "request.created"
 
 
 class CrmConnector(Connector):
-    subscribes = frozenset({"contact.upsert", "deal.note", *DEAL_ACTIONS})
+    subscribes = frozenset({"contact.upsert", "deal.note", DIALOG_NOTE, REQUEST, *DEAL_ACTIONS})
     can_pull = False
     adapter_class: Callable[[Connection], CrmPort]
 
@@ -63,8 +68,11 @@ class CrmConnector(Connector):
                 origin: Connection | None) -> bool:
         """Deals only for event kinds the operator routed to a pipeline; children are not CRM
         contacts of their own, they are shown on the parent's card."""
-        if action == "contact.upsert" and target_id is not None:
+        if action in ("contact.upsert", DIALOG_NOTE) and target_id is not None:
             return not Contact.objects.filter(pk=target_id, category=Contact.Category.CHILD).exists()
+        if action == REQUEST:  # a lead becomes a deal only where routed; "call me back" is a to-do
+            kind = ClientRequest.objects.filter(pk=target_id).values_list("kind", flat=True).first()
+            return kind == ClientRequest.Kind.CALLBACK or self.route(connection, "request") is not None
         if action == "deal.note":  # an answer into one CRM's deal: only that CRM
             return CrmDealState.objects.filter(pk=target_id, connection=connection).exists()
         kind = DEAL_ACTIONS.get(action)
@@ -80,6 +88,8 @@ class CrmConnector(Connector):
         contact_rows = [r for r in rows if r.action == "contact.upsert"]
         deal_rows = [r for r in rows if r.action in DEAL_ACTIONS]
         note_rows = [r for r in rows if r.action == "deal.note"]
+        dialog_rows = [r for r in rows if r.action == DIALOG_NOTE]
+        request_rows = [r for r in rows if r.action == REQUEST]
         for row in rows:
             if row.action not in self.subscribes:
                 results[row.pk] = PushResult(ok=False, retryable=False, error=f"CRM does not take {row.action}")
@@ -89,7 +99,90 @@ class CrmConnector(Connector):
             results.update(self._push_deals(connection, port, deal_rows))
         if note_rows:
             results.update(self._push_notes(connection, port, note_rows))
+        if dialog_rows:
+            results.update(self._push_dialogs(connection, port, dialog_rows))
+        for row in request_rows:
+            results[row.pk] = self._push_request(connection, port, row)
         return results
+
+    def _push_dialogs(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
+        """Chat lines to the contact's timeline: every row of one contact in this batch makes a
+        single note, and all contacts' notes go in one batched call."""
+        by_contact: dict[int, list[Outbox]] = {}
+        results: dict[int, PushResult] = {}
+        for row in rows:
+            contact = Contact.objects.filter(pk=row.target_id).first()
+            if contact is None:
+                results[row.pk] = PushResult(ok=False, retryable=False, error="contact no longer exists")
+                continue
+            by_contact.setdefault(contact_resolve(contact).pk, []).append(row)
+        notes: list[tuple[str, str, str]] = []
+        done: list[Outbox] = []
+        for contact_id, contact_rows in by_contact.items():
+            try:
+                external_id = self._ensure_contact(connection, port, Contact.objects.get(pk=contact_id))
+            except SyncError as exc:
+                results.update({row.pk: self._failure(exc) for row in contact_rows})
+                continue
+            ids = sorted({int(i) for row in contact_rows for i in row.payload.get("messages") or []})
+            notes.append(("contact", external_id, dialog_note_text(ids, ZoneInfo(connection.time_zone))))
+            done.extend(contact_rows)
+        if notes:
+            try:
+                port.add_notes(notes)
+            except SyncError as exc:
+                results.update({row.pk: self._failure(exc) for row in done})
+                return results
+        results.update({row.pk: PushResult(ok=True) for row in done})
+        return results
+
+    def _push_request(self, connection: Connection, port: CrmPort, row: Outbox) -> PushResult:
+        """A lead → a deal in the routed pipeline with the client's words as its note; "contact a
+        manager" → a to-do on the client's card. Sent again, it finds what it made the first time."""
+        request = ClientRequest.objects.filter(pk=row.target_id).select_related("contact").first()
+        if request is None:
+            return PushResult(ok=False, retryable=False, error="the request no longer exists")
+        contact = contact_resolve(request.contact) if request.contact else None
+        try:
+            contact_id = self._ensure_contact(connection, port, contact)
+            if request.kind == ClientRequest.Kind.CALLBACK:
+                return self._push_callback(connection, port, request, contact_id)
+            route = self.route(connection, "request")
+            if route is None:
+                return PushResult(ok=False, retryable=False, error="no pipeline is routed for requests")
+            known = self._live_refs(connection, "client_request", [request.pk]).get(request.pk, "")
+            deal = CrmDeal(title=request.title or f"Заявка #{request.pk} ({request.source})",
+                           contact_external_id=contact_id, **route)
+            written = port.upsert_deals([("r", deal, known)])
+            if "r" not in written.ids:
+                raise written.errors.get("r") or FatalError("the CRM did not create the request's deal")
+            external_ref_link(connection, "client_request", request.pk, written.ids["r"])
+            if not known:
+                crm_deals_created(connection, [CrmDealView(id=written.ids["r"], pipeline_id=deal.pipeline_id,
+                                                           stage_id=deal.stage_id, title=deal.title,
+                                                           contact_id=contact_id)])
+                if request.text:
+                    port.add_notes([("deal", written.ids["r"], request.text)])
+        except SyncError as exc:
+            return self._failure(exc)
+        return PushResult(ok=True, external_id=written.ids["r"])
+
+    def _push_callback(self, connection: Connection, port: CrmPort, request: ClientRequest,
+                       contact_id: str) -> PushResult:
+        known = self._live_refs(connection, "client_request_task", [request.pk]).get(request.pk)
+        if known:
+            return PushResult(ok=True, external_id=known)
+        if not contact_id:
+            return PushResult(ok=False, retryable=False, error="a call-back request without a client")
+        minutes = int(connection.settings.get("callback_due_minutes") or 30)
+        task = CrmTask(entity="contact", external_id=contact_id,
+                       text=f"{request.title or 'Клиент просит связаться'}\n{request.text}".strip(),
+                       deadline=timezone.now() + dt.timedelta(minutes=minutes))
+        written = port.add_tasks([("t", task)])
+        if "t" not in written.ids:
+            raise written.errors.get("t") or FatalError("the CRM did not create the to-do")
+        external_ref_link(connection, "client_request_task", request.pk, written.ids["t"])
+        return PushResult(ok=True, external_id=written.ids["t"])
 
     def _push_notes(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
         deals = dict(CrmDealState.objects.filter(pk__in=[r.target_id for r in rows], connection=connection)

@@ -45,6 +45,17 @@ class CrmDeal:
 
 
 @dataclass(frozen=True)
+class CrmTask:
+    """A to-do for a manager on a CRM contact or deal (call the client back…)."""
+
+    entity: str  # "contact" | "deal"
+    external_id: str  # their id of that contact/deal
+    text: str
+    deadline: dt.datetime  # aware
+    responsible_id: str = ""  # their user id; "" = the CRM's default (the entity's responsible)
+
+
+@dataclass(frozen=True)
 class CrmProduct:
     name: str
     price: Decimal
@@ -98,6 +109,9 @@ class CrmPort(Protocol):
 
     def add_notes(self, items: list[tuple[str, str, str]]) -> None:
         """(entity, their id, text) timeline notes."""
+
+    def add_tasks(self, items: list[tuple[str, CrmTask]]) -> Written:
+        """(key, task) → their task ids / errors by key, batched."""
 
     def list_pipelines(self) -> list[Pipeline]: ...
 

@@ -25,6 +25,7 @@ class TelegramConnector(ChannelConnector):
     system = "telegram"
     title = _("Telegram")
     channel = "telegram"
+    bot = True
     adapter_class = TelegramBot
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:

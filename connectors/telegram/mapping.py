@@ -36,9 +36,14 @@ found"``, ``400 "Bad Request: message text is empty"``, ``400 "Bad Request: BUTT
 Found"`` for a malformed one (e.g. https://github.com/irazasyed/telegram-bot-sdk/issues/651,
 https://github.com/TelegramBotAPI/errors/issues/2).
 
+- a shared contact is ``message.contact {phone_number, first_name, last_name?, user_id?}``; the
+  ``user_id`` is there when the contact is a Telegram user — https://core.telegram.org/bots/api#contact ;
+  a reply keyboard button with ``request_contact`` asks for the user's own number and is sent
+  only in private chats — https://core.telegram.org/bots/api#keyboardbutton
+
 Assumed (our design): a callback button's data travels as given (the hub keeps it short);
-updates the mailings do not use (edited messages, contacts, members…) are kept as
-``telegram.update`` rows with the raw update, for the bot built on this package later.
+updates neither the mailings nor the bot use (edited messages, photos, members…) are kept as
+``telegram.update`` rows with the raw update.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ SET_WEBHOOK = "setWebhook"
 
 TEXT_MAX = 4096  # characters
 CALLBACK_DATA_MAX = 64  # bytes (UTF-8)
+
+#: What the dialog history shows for a shared phone number (the number itself is in the payload).
+SHARED_CONTACT_TEXT = "[поделился номером телефона]"
 
 #: Inbox kind of an update the mailings do not act on (kept with the raw update as payload).
 UPDATE = "telegram.update"
@@ -97,7 +105,13 @@ def chat_id(address: str) -> int:
 
 
 def inline_keyboard(rows: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
-    """``InlineKeyboardMarkup`` of callback buttons, rows as the campaign laid them out."""
+    """``InlineKeyboardMarkup`` of callback buttons, rows as the campaign laid them out; a
+    "share my number" button makes it a one-time ``ReplyKeyboardMarkup`` instead (only reply
+    keyboards can ask for the contact)."""
+    if any(button.request == "phone" for row in rows for button in row):
+        return {"keyboard": [[{"text": button.label, "request_contact": True} for button in row
+                              if button.request == "phone"] for row in rows if row],
+                "one_time_keyboard": True, "resize_keyboard": True}
     keyboard = [[_button(button) for button in row] for row in rows if row]
     return {"inline_keyboard": keyboard} if keyboard else None
 
@@ -153,14 +167,32 @@ def event_from_update(update: dict[str, Any]) -> InboundEvent:
 
 
 def _incoming_message(message: Any) -> dict[str, Any] | None:
-    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
-        return None  # not a message, or not text (a contact, a photo…): kept as a raw update
+    if not isinstance(message, dict):
+        return None
+    contact = _shared_contact(message.get("contact"))
+    if not isinstance(message.get("text"), str) and contact is None:
+        return None  # neither text nor a shared contact (a photo, a sticker…): kept as a raw update
     sender, chat = _user_id(message.get("from")), message.get("chat")
     chat_id_ = _user_id(chat)  # a Chat has an integer id like a User
     if not sender or not chat_id_ or not isinstance(message.get("message_id"), int):
         return None
-    return {"address_kind": "telegram", "address": sender, "text": message["text"], "data": "",
-            "provider_id": str(message["message_id"]), "chat_id": chat_id_}
+    person = message.get("from") if isinstance(message.get("from"), dict) else {}
+    text = message.get("text") if isinstance(message.get("text"), str) else SHARED_CONTACT_TEXT
+    incoming = {"address_kind": "telegram", "address": sender, "text": text, "data": "",
+                "provider_id": str(message["message_id"]), "chat_id": chat_id_,
+                "first_name": str(person.get("first_name") or ""), "last_name": str(person.get("last_name") or "")}
+    if contact is not None:
+        incoming["contact"] = contact
+    return incoming
+
+
+def _shared_contact(contact: Any) -> dict[str, str] | None:
+    """A shared phone (``message.contact``): ``{phone, user_id, first_name, last_name}``; the
+    bot accepts it as the client's own only when ``user_id`` is the sender's id."""
+    if not isinstance(contact, dict) or not isinstance(contact.get("phone_number"), str):
+        return None
+    return {"phone": contact["phone_number"], "user_id": _user_id({"id": contact.get("user_id")}),
+            "first_name": str(contact.get("first_name") or ""), "last_name": str(contact.get("last_name") or "")}
 
 
 def _incoming_press(query: Any) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ class VkConnector(ChannelConnector):
     system = "vk"
     title = _("VK")
     channel = "vk"
+    bot = True
     adapter_class = VkBot
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:

@@ -1,13 +1,20 @@
-"""Bot and chat messages, stored once per (channel, chat, direction, message id)."""
+"""Bot and chat messages, stored once per (channel, chat, direction, message id), and copied to
+the contact's CRM timeline in bursts (one note per contact per few seconds, not one per line:
+a chatty client must not eat the CRM's rate limit)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from hub.models import Contact, DialogMessage
+from hub.services.outbox import outbox_publish
+
+NOTE = "dialog.note"
 
 
 def dialog_message_record(
@@ -21,12 +28,44 @@ def dialog_message_record(
     payload: dict[str, Any] | None = None,
     sent_at: dt.datetime | None = None,
 ) -> tuple[DialogMessage, bool]:
-    if external_id:
-        return DialogMessage.objects.get_or_create(
-            channel=channel, chat_id=str(chat_id), direction=direction, external_id=str(external_id),
-            defaults={"contact": contact, "text": text, "payload": payload or {},
-                      "sent_at": sent_at or timezone.now()},
-        )
-    message = DialogMessage.objects.create(channel=channel, chat_id=str(chat_id), direction=direction, text=text,
-                                           contact=contact, payload=payload or {}, sent_at=sent_at or timezone.now())
-    return message, True
+    with transaction.atomic():
+        if external_id:
+            message, created = DialogMessage.objects.get_or_create(
+                channel=channel, chat_id=str(chat_id), direction=direction, external_id=str(external_id),
+                defaults={"contact": contact, "text": text, "payload": payload or {},
+                          "sent_at": sent_at or timezone.now()},
+            )
+        else:
+            message, created = DialogMessage.objects.create(
+                channel=channel, chat_id=str(chat_id), direction=direction, text=text, contact=contact,
+                payload=payload or {}, sent_at=sent_at or timezone.now()), True
+        if created and message.contact_id:
+            _to_timeline(message.contact_id, [message.pk])
+    return message, created
+
+
+def dialog_messages_attach(channel: str, chat_id: str, contact: Contact) -> int:
+    """A chat's earlier messages (before the client said who they are) now belong to ``contact``
+    and go to its timeline too."""
+    with transaction.atomic():
+        ids = list(DialogMessage.objects.filter(channel=channel, chat_id=str(chat_id), contact__isnull=True)
+                   .values_list("pk", flat=True))
+        if ids:
+            DialogMessage.objects.filter(pk__in=ids).update(contact=contact)
+            _to_timeline(contact.pk, ids)
+    return len(ids)
+
+
+def _to_timeline(contact_id: int, message_ids: list[int]) -> None:
+    delay = dt.timedelta(seconds=settings.HUB_DIALOG_NOTE_DELAY)
+    outbox_publish(NOTE, "contact", contact_id, {"messages": message_ids}, not_before=timezone.now() + delay)
+
+
+def dialog_note_text(message_ids: list[int], tz: dt.tzinfo | None = None) -> str:
+    """The conversation lines as a manager reads them in the CRM timeline (times in ``tz``)."""
+    lines = []
+    for message in DialogMessage.objects.filter(pk__in=message_ids).order_by("sent_at", "pk"):
+        who = "Клиент" if message.direction == DialogMessage.Direction.IN else "Бот"
+        local = timezone.localtime(message.sent_at, tz)
+        lines.append(f"[{local:%d.%m %H:%M}] {who} ({message.channel}): {message.text}")
+    return "\n".join(lines)

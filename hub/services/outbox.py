@@ -40,6 +40,7 @@ def outbox_publish(
     payload: dict[str, Any],
     *,
     origin: Connection | None = None,
+    not_before: dt.datetime | None = None,
 ) -> list[Outbox]:
     """Queue ``action`` for every enabled connection whose connector subscribes to it.
 
@@ -48,7 +49,8 @@ def outbox_publish(
     For state-carrying actions (``*.upsert``) only the newest state matters: a still
     pending row takes the new payload, and older unsent rows (waiting for a retry) are
     superseded, so an old value can never overwrite a newer one remotely.
-    Event actions (``contact.merged``…) always get a row of their own.
+    Event actions (``contact.merged``…) always get a row of their own. ``not_before`` holds
+    a row back so that what follows it closely can travel in the same batch.
     """
     systems = registry.subscribers(action)
     if not systems:
@@ -79,7 +81,8 @@ def outbox_publish(
                 rows.append(pending)
                 continue
         rows.append(Outbox.objects.create(connection=connection, action=action, target_kind=target_kind,
-                                          target_id=target_id, payload=payload))
+                                          target_id=target_id, payload=payload,
+                                          next_attempt_at=not_before or timezone.now()))
     return rows
 
 

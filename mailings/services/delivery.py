@@ -77,7 +77,8 @@ def message_prepare(message_id: int, now: dt.datetime | None = None) -> Outgoing
         wait = quiet_wait(campaign, now or timezone.now())
         if wait is not None:
             return Hold(f"тихие часы до {campaign.quiet_to:%H:%M}", retry_after=wait)
-    buttons = tuple(tuple(Button(label=str(b.get("label", "")), data=str(b.get("data", ""))) for b in row)
+    buttons = tuple(tuple(Button(label=str(b.get("label", "")), data=str(b.get("data", "")),
+                                        request=str(b.get("request", ""))) for b in row)
                     for row in message.buttons or [])
     return OutgoingMessage(key=f"hub-msg-{message.pk}", address=message.address, text=message.text,
                            subject=message.subject, buttons=buttons)

@@ -171,11 +171,12 @@ def message_fall_back(message: Message) -> Message | None:
 
 
 def message_reply(connection: Connection, channel: str, address: str, text: str, *, key: str,
-                  contact: Contact | None = None) -> Message | None:
-    """An answer to what a client wrote (STOP, an NPS score): a service message, at once."""
+                  contact: Contact | None = None, buttons: list[list[dict[str, str]]] | None = None) -> Message | None:
+    """An answer to what a client wrote (STOP, an NPS score, a bot's turn): a service message,
+    at once; the same ``key`` again is not sent twice."""
     if Message.objects.filter(key=key).exists():
         return None
     reply = Message(contact=contact, key=key[:160], channel=channel, connection=connection, address=address,
-                    text=text)
+                    text=text, buttons=_buttons_for(channel, buttons or []))
     _store([reply])
     return reply
