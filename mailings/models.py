@@ -249,3 +249,32 @@ class NpsSurvey(models.Model):
 
     def __str__(self) -> str:
         return f"NPS #{self.pk}: {self.score if self.score is not None else '—'}"
+
+
+class OneTimeCode(models.Model):
+    """A code sent to a phone to prove the client holds it (cabinet sign-in, a bot confirming a
+    typed number). Only an HMAC of the code is kept; the wrong guesses against it count towards
+    a lock of the phone (see mailings/services/codes.py)."""
+
+    phone = models.CharField(_("phone"), max_length=20, db_index=True)
+    purpose = models.CharField(_("purpose"), max_length=32)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    code_hash = models.CharField(_("code hash"), max_length=64, editable=False)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                verbose_name=_("message"))
+    created_at = models.DateTimeField(_("sent"), db_index=True)
+    expires_at = models.DateTimeField(_("expires"))
+    attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    locked_until = models.DateTimeField(
+        _("phone locked until"), null=True, blank=True,
+        help_text=_("Too many wrong codes: no codes are sent to or checked for this phone until then."))
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["phone", "purpose", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} #{self.pk}"

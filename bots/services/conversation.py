@@ -23,6 +23,7 @@ from hub.services.contacts import ContactData, contact_publish, contact_resolve,
 from hub.services.dialogs import dialog_message_record, dialog_messages_attach, dialog_note_text
 from hub.services.normalize import phone_normalize
 from hub.services.requests import client_request_create
+from mailings.services.codes import CodeRefused, code_check, code_send
 from mailings.services.outgoing import message_reply
 
 CODE_PURPOSE = "bot"
@@ -193,8 +194,6 @@ def _ask_phone(turn: _Turn, key: str = "") -> None:
 
 
 def _phone_step(turn: _Turn) -> None:
-    from mailings.services.codes import CodeRefused, code_check, code_send  # TODO(top) once codes.py lands
-
     chat, event = turn.chat, turn.event
     if chat.channel == ContactIdentity.Kind.TELEGRAM:
         if not event.phone:

@@ -56,7 +56,8 @@ class Command(BaseCommand):
                           credentials={"long_lived_token": "demo-amocrm-token"},
                           settings={"subdomain": "demo", "sandbox_ui": "http://127.0.0.1:8103/_emulator/ui",
                                     "catalog_id": "5001",
-                                    "routes": {"purchase": {"pipeline_id": "3002", "stage_id": "30020"},
+                                    "routes": {"request": {"pipeline_id": "3001", "stage_id": "30011"},
+                                               "purchase": {"pipeline_id": "3002", "stage_id": "30020"},
                                                "pass": {"pipeline_id": "3003", "stage_id": "30030"},
                                                "preorder": {"pipeline_id": "3004", "stage_id": "30040"}}})
         connection_upsert(name="Демо: Битрикс24", system="bitrix24", base_url="http://127.0.0.1:8104",
@@ -64,7 +65,8 @@ class Command(BaseCommand):
                           credentials={"webhook_url": "http://127.0.0.1:8104/rest/1/demo-b24-code/",
                                        "application_token": "demo-b24-app-token"},
                           settings={"sandbox_ui": "http://127.0.0.1:8104/_emulator/ui",
-                                    "routes": {"purchase": {"pipeline_id": "1", "stage_id": "C1:NEW"},
+                                    "routes": {"request": {"pipeline_id": "0", "stage_id": "NEW"},
+                                               "purchase": {"pipeline_id": "1", "stage_id": "C1:NEW"},
                                                "pass": {"pipeline_id": "2", "stage_id": "C2:NEW"},
                                                "preorder": {"pipeline_id": "3", "stage_id": "C3:NEW"}}})
         connection_upsert(name="Демо: SMS.ru", system="smsru", base_url="http://127.0.0.1:8105", key="demo-smsru",

@@ -8,9 +8,10 @@ from unittest import mock
 
 from django.utils import timezone
 
-from bots.services.conversation import BotInput, bot_receive
 from hub.models import Contact
 from hub.services.connections import connection_upsert
+from hub.services.inbox import inbox_ingest
+from mailings.ports import INCOMING
 from tests.helpers import drain_outbox
 
 USER = "500000000999"
@@ -25,8 +26,13 @@ def _contact_notes(crm, external_id: str) -> list[str]:
 
 
 def _converse(bot, steps: list[dict]) -> None:
+    """Each step as the Telegram webhook stores it (the neutral incoming shape), processed."""
     for n, step in enumerate(steps, start=1):
-        bot_receive(bot, "telegram", BotInput(user_id=USER, message_id=str(n), first_name="Павел", **step))
+        payload = {"address_kind": "telegram", "address": USER, "provider_id": str(n), "first_name": "Павел",
+                   "text": step.get("text", ""), "data": step.get("data", "")}
+        if "phone" in step:
+            payload |= {"text": "[поделился номером телефона]", "contact": {"phone": step["phone"], "user_id": USER}}
+        inbox_ingest(connection=bot, event_key=f"telegram:{n}", kind=INCOMING, payload=payload)
 
 
 def _later(minutes: int = 2):
@@ -37,7 +43,7 @@ def test_the_chat_reaches_the_crm_timeline_as_one_note_and_the_question_as_a_tas
     bot, _ = connection_upsert(name="Бот", system="telegram", base_url="http://127.0.0.1:9",
                                credentials={"token": "1:x"}, enabled=False)  # its own sends are not under test
     _converse(bot, [{"text": "/start"}, {"data": "pd:yes"}, {"data": "mk:no"},
-                    {"phone": "+79161230000", "phone_user_id": USER}, {"data": "menu:manager"},
+                    {"phone": "+79161230000"}, {"data": "menu:manager"},
                     {"text": "Хочу отметить день рождения сына"}])
     drain_outbox()  # the client's card goes now; the chat waits to be gathered
     contact = Contact.objects.get()

@@ -43,7 +43,17 @@ def test_a_text_message_is_an_incoming_row(telegram, client):
     [row] = events()
     assert row.kind == INCOMING and row.event_key == f"telegram:{body['update_id']}"
     assert row.payload == {"address_kind": "telegram", "address": str(USER), "text": "Хочу забронировать",
-                           "data": "", "provider_id": str(body["message"]["message_id"]), "chat_id": str(USER)}
+                           "data": "", "provider_id": str(body["message"]["message_id"]), "chat_id": str(USER),
+                           "first_name": "Клиент", "last_name": ""}
+
+
+def test_a_shared_contact_is_an_incoming_row_with_whose_number_it_is(telegram, client):
+    body = update(telegram, contact={"phone_number": "79001234567", "user_id": 42})
+    assert post(client, telegram, body).status_code == 200
+    [row] = events()
+    assert row.kind == INCOMING and row.payload["text"] == "[поделился номером телефона]"
+    assert row.payload["contact"] == {"phone": "79001234567", "user_id": "42", "first_name": "Клиент",
+                                      "last_name": ""}
 
 
 def test_a_pressed_button_is_an_incoming_row_with_its_data(telegram, client):
@@ -64,12 +74,14 @@ def test_a_redelivered_update_is_one_row(telegram, client):
 
 
 def test_other_updates_are_kept_raw(telegram, client):
-    contact = update(telegram, contact={"phone_number": "+79001234567"})
-    edited = {"update_id": contact["update_id"] + 1, "edited_message": {**contact["message"], "text": "Исправил"}}
-    for body in (contact, edited):
+    message = update(telegram, text="Привет")
+    edited = {"update_id": message["update_id"] + 1, "edited_message": {**message["message"], "text": "Исправил"}}
+    photo = {"update_id": message["update_id"] + 2,
+             "message": {**{k: v for k, v in message["message"].items() if k != "text"}, "photo": []}}
+    for body in (edited, photo):
         assert post(client, telegram, body).status_code == 200
     rows = events()
-    assert [(r.kind, r.payload) for r in rows] == [("telegram.update", contact), ("telegram.update", edited)]
+    assert [(r.kind, r.payload) for r in rows] == [("telegram.update", edited), ("telegram.update", photo)]
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret", WEBHOOK_SECRET + "x"])
