@@ -39,6 +39,11 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default; override 
     def check_connection(self, connection: Connection) -> CheckResult:
         return CheckResult(ok=False, message=f"{self.title}: connection check is not available.")
 
+    def register_webhook(self, connection: Connection, url: str) -> CheckResult:
+        """Tell the system where to send its webhooks, for systems that take it by API (a bot's
+        ``setWebhook``); the others are configured on their side with the URL from admin."""
+        return CheckResult(ok=False, message=f"{self.title}: адрес вебхука указывается в самой системе: {url}")
+
     def pull(self, connection: Connection, *, full: bool = False, progress: Progress | None = None) -> PullReport:
         raise NotImplementedError(f"{self.title} is not polled")
 

@@ -5,6 +5,7 @@ once; a pressed button is answered to Telegram before the row is processed."""
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from django.http import HttpRequest
@@ -16,7 +17,7 @@ from connectors.telegram import mapping
 from connectors.telegram.adapter import TelegramBot
 from hub.models import Connection, Inbox
 from hub.sync.errors import SyncError
-from hub.sync.types import WebhookParse
+from hub.sync.types import CheckResult, WebhookParse
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,19 @@ class TelegramConnector(ChannelConnector):
         require_secret(str((connection.credentials or {}).get("webhook_secret") or ""),
                        request.headers.get(mapping.SECRET_HEADER, ""),
                        f"Bad or missing {mapping.SECRET_HEADER} (or no webhook_secret configured).", status=403)
+
+    def register_webhook(self, connection: Connection, url: str) -> CheckResult:
+        """``setWebhook`` with the connection's secret token (one is made and stored if missing)."""
+        credentials = dict(connection.credentials or {})
+        if not credentials.get("webhook_secret"):
+            credentials["webhook_secret"] = secrets.token_urlsafe(32)
+            connection.credentials = credentials
+            connection.save(update_fields=["credentials", "updated_at"])
+        try:
+            TelegramBot(connection).set_webhook(url)
+        except SyncError as exc:
+            return CheckResult(ok=False, message=f"Telegram не принял адрес вебхука: {exc}")
+        return CheckResult(ok=True, message=f"Telegram будет присылать сообщения боту на {url}")
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         event = mapping.event_from_update(json_body(request))

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from hub.models import Connection, ExternalRef, Inbox, Outbox, SyncCursor
-from hub.services.connections import connection_check
+from hub.services.connections import connection_check, connection_register_webhook
 from hub.services.inbox import inbox_replay
 from hub.services.outbox import outbox_replay
 from hub.sync import registry
@@ -68,7 +68,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     search_fields = ("name", "base_url")
     readonly_fields = ("webhook_url", "setup_links", "credential_keys", "last_pull_at", "last_push_at", "last_error",
                        "last_error_at", "created_at", "updated_at")
-    actions = ["check_connections", "pull_now"]
+    actions = ["check_connections", "pull_now", "register_webhooks"]
 
     @admin.display(description=_("webhook URL"))
     def webhook_url(self, obj: Connection) -> str:
@@ -100,6 +100,13 @@ class ConnectionAdmin(admin.ModelAdmin):
             result = connection_check(connection)
             self.message_user(request, f"{connection.name}: {result.message}",
                               messages.SUCCESS if result.ok else messages.ERROR)
+
+    @admin.action(description=_("Register the webhook URL with the system (bots)"))
+    def register_webhooks(self, request, queryset):  # type: ignore[no-untyped-def]
+        for connection in queryset:
+            result = connection_register_webhook(connection)
+            self.message_user(request, f"{connection.name}: {result.message}",
+                              messages.SUCCESS if result.ok else messages.WARNING)
 
     @admin.action(description=_("Pull now (in the background)"))
     def pull_now(self, request, queryset):  # type: ignore[no-untyped-def]

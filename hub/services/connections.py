@@ -6,6 +6,7 @@ import logging
 import zoneinfo
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -85,6 +86,15 @@ def connection_check(connection: Connection) -> CheckResult:
         return CheckResult(ok=False, message="; ".join(exc.messages))
     except SyncError as exc:
         return CheckResult(ok=False, message=str(exc))
+
+
+def connection_register_webhook(connection: Connection) -> CheckResult:
+    """Point the system at this connection's webhook URL (where the system takes it by API)."""
+    url = f"{django_settings.HUB_PUBLIC_URL}{connection.webhook_path}"
+    try:
+        return _connector(connection).register_webhook(connection, url)
+    except ValidationError as exc:
+        return CheckResult(ok=False, message="; ".join(exc.messages))
 
 
 def connection_pull(connection: Connection, *, full: bool = False, progress: Progress | None = None) -> PullReport:

@@ -103,3 +103,18 @@ def test_stop_is_for_the_mailings_not_the_bot(telegram, live_server, consent_tex
     drain_outbox()
     texts = [m["text"] for m in _said(telegram)]
     assert len(texts) == 1 and "Согласен на обработку" not in texts[0]
+
+
+def test_the_operator_registers_the_bot_webhook_with_a_new_secret(telegram, settings):
+    from hub.services.connections import connection_register_webhook
+
+    settings.HUB_PUBLIC_URL = "https://hub.example"
+    telegram.connection.credentials = {"token": telegram.connection.credentials["token"]}
+    telegram.connection.save()
+    result = connection_register_webhook(telegram.connection)
+    assert result.ok, result.message
+    telegram.connection.refresh_from_db()
+    secret = telegram.connection.credentials["webhook_secret"]
+    webhook = telegram.state()["webhook"]
+    assert webhook == {**webhook, "url": f"https://hub.example{telegram.connection.webhook_path}",
+                       "secret_token": secret}
