@@ -1,4 +1,5 @@
-"""The CRM port over amoCRM: batched writes (≤ 250 per request, 50 by default)."""
+"""The CRM port over amoCRM: batched writes (≤ 250 per request, 50 by default; tasks and notes
+50 a request)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from typing import Any
 
 from connectors.amocrm import mapping
 from connectors.amocrm.client import AmoClient
-from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, Pipeline, Stage, Written
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, CrmTask, Pipeline, Stage, Written
 from hub.models import Connection
 from hub.sync.errors import FatalError, SyncError
 
 MAX_BATCH = 250
+ITEM_BATCH = 50  # tasks and notes per request: amoCRM recommends ≤ 50
+REFUSALS = 3  # a task batch with refused items is sent again without them at most this often
 
 
 class AmoCRMAdapter:
@@ -97,10 +100,95 @@ class AmoCRMAdapter:
         return [(str(c["id"]), str(c.get("name", ""))) for c in self.client.pages("/api/v4/catalogs", "catalogs")]
 
     def add_notes(self, items: list[tuple[str, str, str]]) -> None:
+        """One bulk ``POST /api/v4/{contacts|leads}/notes`` per 50 notes of one entity type, not one
+        request per note. The first failure stops the rest, so a retry repeats as few as possible."""
+        by_path: dict[str, list[dict[str, Any]]] = {}
         for entity, external_id, text in items:
-            path = "contacts" if entity == "contact" else "leads"
-            self.client.send("POST", f"/api/v4/{path}/{int(external_id)}/notes",
-                             [{"note_type": "common", "params": {"text": text}}])
+            by_path.setdefault(self._path(entity), []).append(mapping.note_to_amo(external_id, text))
+        size = min(self.batch, ITEM_BATCH)
+        for path, notes in by_path.items():
+            for start in range(0, len(notes), size):
+                self.client.send("POST", f"/api/v4/{path}/notes", notes[start:start + size])
+
+    def add_tasks(self, items: list[tuple[str, CrmTask]]) -> Written:
+        """One ``POST /api/v4/tasks`` per 50, answers matched by ``request_id``. amoCRM refuses a
+        whole request for one bad item, so a task whose contact/deal is gone fails alone: entities
+        are read first (that read also names the manager a task without a responsible goes to),
+        and items amoCRM still refuses are dropped and the rest sent again."""
+        written = Written()
+        owners = self._responsibles([task for _, task in items if not task.responsible_id])
+        rows: list[tuple[str, dict[str, Any]]] = []
+        task_type = int(self.connection.settings.get("task_type_id") or mapping.TASK_CALL)
+        for key, task in items:
+            owner = "" if task.responsible_id else owners.get((task.entity, task.external_id), "")
+            if task.entity not in mapping.ENTITY_PATHS or not str(task.external_id).isdigit():
+                written.errors[key] = FatalError(f"amoCRM: no {task.entity} {task.external_id!r} to put a task on")
+            elif isinstance(owner, Exception):
+                written.errors[key] = owner
+            else:
+                rows.append((key, mapping.task_to_amo(task, owner, task_type)))
+        size = min(self.batch, ITEM_BATCH)
+        stop: Exception | None = None
+        for start in range(0, len(rows), size):
+            chunk = rows[start:start + size]
+            if stop is not None:
+                written.errors.update({k: stop for k, _ in chunk})
+                continue
+            try:
+                self._post_tasks(chunk, written)
+            except SyncError as exc:
+                written.errors.update({k: exc for k, _ in chunk if k not in written.ids and k not in written.errors})
+                if exc.retryable:
+                    stop = exc
+        for key, _ in items:
+            if key not in written.ids and key not in written.errors:
+                written.errors[key] = FatalError(f"amoCRM did not answer for task {key}")
+        return written
+
+    def _post_tasks(self, chunk: list[tuple[str, dict[str, Any]]], written: Written) -> None:
+        for _ in range(REFUSALS):
+            response = self.client.request("POST", "/api/v4/tasks", expected=(400,),
+                                           json=[{**body, "request_id": key} for key, body in chunk])
+            if response.status_code != 400:
+                answer = self.client.decode_json(response) or {}
+                sent = {key for key, _ in chunk}
+                for item in answer.get("_embedded", {}).get("tasks", []):
+                    if str(item.get("request_id")) in sent:  # an echo we did not send is not ours to claim
+                        written.ids[str(item["request_id"])] = str(item["id"])
+                return
+            try:
+                refused = mapping.rejected_request_ids(response.json())
+            except ValueError:
+                refused = {}
+            bad = {key for key, _ in chunk if key in refused}
+            if not bad:  # refused as a whole: nothing to drop
+                raise FatalError(self.client.error_message(response))
+            written.errors.update({key: FatalError(f"amoCRM refused the task: {refused[key]}") for key in bad})
+            chunk = [(key, body) for key, body in chunk if key not in bad]
+            if not chunk:
+                return
+        raise FatalError("amoCRM kept refusing tasks of this batch")
+
+    def _responsibles(self, tasks: list[CrmTask]) -> dict[tuple[str, str], str | Exception]:
+        """(entity, their id) → the entity's responsible user, or why there is none (gone, or the
+        read failed): one paged read per entity type, 250 ids a request."""
+        found: dict[tuple[str, str], str | Exception] = {}
+        for entity in mapping.ENTITY_PATHS:
+            ids = sorted({int(t.external_id) for t in tasks if t.entity == entity and str(t.external_id).isdigit()})
+            path = self._path(entity)
+            for start in range(0, len(ids), MAX_BATCH):
+                chunk = ids[start:start + MAX_BATCH]
+                try:
+                    rows = {str(row["id"]): row for row in self.client.pages(f"/api/v4/{path}", path,
+                                                                               **{"filter[id][]": chunk})}
+                except SyncError as exc:
+                    found.update({(entity, str(i)): exc for i in chunk})
+                    continue
+                for i in map(str, chunk):
+                    row = rows.get(i)
+                    found[(entity, i)] = (FatalError(f"amoCRM has no {entity} {i} (deleted?)") if row is None
+                                          else str(row.get("responsible_user_id") or ""))
+        return found
 
     def list_pipelines(self) -> list[Pipeline]:
         data = self.client.get("/api/v4/leads/pipelines") or {}

@@ -7,7 +7,14 @@
   after ``block_after`` 429s in a row the account is blocked: every call answers 403
   with an nginx HTML page until ``{"unblock": true}``.
 - Contacts, leads (+ ``/leads/complex`` ≤ 50), pipelines with statuses (142 won, 143
-  lost), links, notes, custom fields, catalogs; at most 250 entities per write; paging
+  lost), links, notes (one entity's, and in bulk: ``POST /api/v4/{contacts|leads}/notes`` with
+  ``entity_id`` in each item), tasks (``GET|POST /api/v4/tasks``: ``text`` and ``complete_till``
+  required, the linked lead/contact must exist, types 1 call and 2 meeting, ``request_id``
+  echoed; without ``responsible_user_id`` the token's user — amocrm.ru/developers/content/
+  crm_platform/tasks-api, developers.kommo.com/reference/add-tasks), custom fields, catalogs; a write
+  with one invalid item is refused whole (400 ``validation-errors`` by ``request_id``); every
+  contact/lead/task has a ``responsible_user_id`` (its creator unless given); at most 250
+  entities per write; paging
   with ``page``/``limit`` ≤ 250, ``_links.next``, 204 for an empty list;
   ``application/hal+json`` answers, ``application/problem+json`` errors.
 - Webhooks: every change (through the API too, as in amoCRM) is POSTed form-encoded in the
@@ -41,6 +48,9 @@ from connectors.base.emulator import Emulator, json_response, run_cli
 MAX_BATCH = 250
 MAX_COMPLEX = 50
 WON, LOST = 142, 143
+USER_ID = 6000001  # the user every token belongs to (the integration's)
+TASK_TYPES = {1, 2}  # built-in: call, meeting
+TASK_ENTITIES = ("leads", "contacts", "companies", "customers")
 BLOCK_PAGE = "<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center>" \
              "<hr><center>nginx</center></body></html>"
 
@@ -93,6 +103,7 @@ class AmoCRMEmulator(Emulator):
         self.contacts: dict[int, dict[str, Any]] = {}
         self.leads: dict[int, dict[str, Any]] = {}
         self.notes: list[dict[str, Any]] = []
+        self.tasks: dict[int, dict[str, Any]] = {}
         self.links: list[dict[str, Any]] = []
         self.custom_fields: dict[str, list[dict[str, Any]]] = {
             "contacts": [
@@ -130,7 +141,8 @@ class AmoCRMEmulator(Emulator):
 
     def entities(self) -> dict[str, Any]:
         return {"contacts": list(self.contacts.values()), "leads": list(self.leads.values()),
-                "notes": self.notes, "links": self.links, "custom_fields": self.custom_fields,
+                "notes": self.notes, "tasks": list(self.tasks.values()), "links": self.links,
+                "custom_fields": self.custom_fields,
                 "catalog_elements": list(self.catalog_elements.values()), "stats": dict(self.stats),
                 "blocked": self.blocked, "webhooks_sent": len(self.webhook_log)}
 
@@ -164,6 +176,7 @@ class AmoCRMEmulator(Emulator):
             Rule("/api/v4/contacts", endpoint="ep_contacts", methods=["GET", "POST", "PATCH"]),
             Rule("/api/v4/contacts/<int:entity_id>", endpoint="ep_contact_one", methods=["GET", "PATCH"]),
             Rule("/api/v4/contacts/<int:entity_id>/notes", endpoint="ep_contact_notes", methods=["POST"]),
+            Rule("/api/v4/contacts/notes", endpoint="ep_contacts_notes", methods=["POST"]),
             Rule("/api/v4/contacts/custom_fields", endpoint="ep_contact_fields", methods=["GET", "POST"]),
             Rule("/api/v4/leads", endpoint="ep_leads", methods=["GET", "POST", "PATCH"]),
             Rule("/api/v4/leads/complex", endpoint="ep_leads_complex", methods=["POST"]),
@@ -173,6 +186,8 @@ class AmoCRMEmulator(Emulator):
             Rule("/api/v4/leads/link", endpoint="ep_leads_link", methods=["POST"]),
             Rule("/api/v4/leads/<int:entity_id>/link", endpoint="ep_lead_link", methods=["POST"]),
             Rule("/api/v4/leads/<int:entity_id>/notes", endpoint="ep_lead_notes", methods=["POST"]),
+            Rule("/api/v4/leads/notes", endpoint="ep_leads_notes", methods=["POST"]),
+            Rule("/api/v4/tasks", endpoint="ep_tasks", methods=["GET", "POST"]),
             Rule("/api/v4/catalogs", endpoint="ep_catalogs", methods=["GET"]),
             Rule("/api/v4/catalogs/<int:catalog_id>/elements", endpoint="ep_catalog_elements", methods=["GET", "POST"]),
             Rule("/_emulator/ui", endpoint="ep_ui", methods=["GET"]),
@@ -313,7 +328,7 @@ class AmoCRMEmulator(Emulator):
         now = int(time.time())
         if create:
             row = {"id": self._next(entity, 700001 if entity == "contacts" else 900001), "created_at": now,
-                   "custom_fields_values": [], "_embedded": {}}
+                   "responsible_user_id": USER_ID, "custom_fields_values": [], "_embedded": {}}
             action = "add"
         else:
             row = store[int(item["id"])]
@@ -443,6 +458,118 @@ class AmoCRMEmulator(Emulator):
 
     def ep_lead_notes(self, request: Request, entity_id: int) -> Response:
         return self._notes(request, "leads", self.leads, entity_id)
+
+    def _notes_bulk(self, request: Request, entity: str, store: dict[int, dict[str, Any]]) -> Response:
+        """Notes for many entities of one type: each item names its own in ``entity_id``."""
+        items = self._json(request)
+        if not isinstance(items, list) or not items:
+            return problem(400, "Bad Request", "Request body must be a non-empty array")
+        if len(items) > MAX_BATCH:
+            return problem(400, "Bad Request", f"Maximum {MAX_BATCH} entities per request")
+        with self.lock:
+            errors = []
+            for n, item in enumerate(items):
+                found = self._validate_note(item, n, store)
+                if found:
+                    errors.append({"request_id": self._request_id(item, n), "errors": found})
+            if errors:
+                return problem(400, "Bad Request", "Request validation failed", errors)
+            created = []
+            for n, item in enumerate(items):
+                fields = {k: v for k, v in item.items() if k not in ("request_id", "entity_id")}
+                note = {"id": self._next("note", 1), "entity_id": int(item["entity_id"]), "entity": entity, **fields}
+                self.notes.append(note)
+                href = f"/api/v4/{entity}/{note['entity_id']}/notes/{note['id']}"
+                created.append({"id": note["id"], "entity_id": note["entity_id"],
+                                "request_id": self._request_id(item, n), "_links": {"self": {"href": href}}})
+        return hal({"_links": {"self": {"href": f"/api/v4/{entity}/notes"}}, "_embedded": {"notes": created}})
+
+    @staticmethod
+    def _validate_note(item: Any, n: int, store: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+        if not isinstance(item, dict):
+            return [{"code": "InvalidType", "path": str(n), "detail": "This value should be of type object."}]
+        errors = []
+        if not item.get("note_type"):
+            errors.append({"code": "FieldMissing", "path": "note_type", "detail": "This field is missing."})
+        if not isinstance(item.get("entity_id"), int) or item["entity_id"] not in store:
+            errors.append({"code": "NotFound", "path": "entity_id", "detail": "Entity not found"})
+        return errors
+
+    @staticmethod
+    def _request_id(item: Any, n: int) -> str:
+        """The client's ``request_id`` as sent; without one, the item's position."""
+        return str(item.get("request_id", n)) if isinstance(item, dict) else str(n)
+
+    def ep_contacts_notes(self, request: Request) -> Response:
+        return self._notes_bulk(request, "contacts", self.contacts)
+
+    def ep_leads_notes(self, request: Request) -> Response:
+        return self._notes_bulk(request, "leads", self.leads)
+
+    # ----------------------------------------------------------------- tasks
+    def ep_tasks(self, request: Request) -> Response:
+        if request.method == "GET":
+            with self.lock:
+                return self._page(request, "tasks", list(self.tasks.values()))
+        items = self._json(request)
+        if not isinstance(items, list) or not items:
+            return problem(400, "Bad Request", "Request body must be a non-empty array")
+        if len(items) > MAX_BATCH:
+            return problem(400, "Bad Request", f"Maximum {MAX_BATCH} entities per request")
+        with self.lock:
+            errors = []
+            for n, item in enumerate(items):
+                found = self._validate_task(item, n)
+                if found:
+                    errors.append({"request_id": self._request_id(item, n), "errors": found})
+            if errors:  # one bad task and none of the request is created, as for every amoCRM write
+                return problem(400, "Bad Request", "Request validation failed", errors)
+            answer = []
+            now = int(time.time())
+            for n, item in enumerate(items):
+                task = {"id": self._next("task", 4700001), "created_by": USER_ID, "updated_by": USER_ID,
+                        "created_at": now, "updated_at": now,
+                        "responsible_user_id": item.get("responsible_user_id") or USER_ID, "group_id": 0,
+                        "entity_id": item.get("entity_id"), "entity_type": item.get("entity_type"),
+                        "duration": int(item.get("duration") or 0), "is_completed": bool(item.get("is_completed")),
+                        "task_type_id": item.get("task_type_id") or 1, "text": item["text"], "result": [],
+                        "complete_till": item["complete_till"], "account_id": self.account_id}
+                self.tasks[task["id"]] = task
+                answer.append({"id": task["id"], "request_id": self._request_id(item, n),
+                               "_links": {"self": {"href": f"/api/v4/tasks/{task['id']}"}}})
+        return hal({"_links": {"self": {"href": "/api/v4/tasks"}}, "_embedded": {"tasks": answer}})
+
+    def _validate_task(self, item: Any, n: int) -> list[dict[str, Any]]:
+        """The docs' rules: ``text`` and ``complete_till`` (unix seconds) required; a linked entity
+        is one of four types and must exist; known task types only."""
+        if not isinstance(item, dict):
+            return [{"code": "InvalidType", "path": str(n), "detail": "This value should be of type object."}]
+        errors = []
+
+        def wrong(code: str, path: str, detail: str) -> None:
+            errors.append({"code": code, "path": path, "detail": detail})
+
+        if not isinstance(item.get("text"), str) or not item["text"].strip():
+            wrong("FieldMissing", "text", "This field is missing.")
+        if "complete_till" not in item:
+            wrong("FieldMissing", "complete_till", "This field is missing.")
+        elif not isinstance(item["complete_till"], int) or isinstance(item["complete_till"], bool):
+            wrong("InvalidType", "complete_till", "This value should be of type int.")
+        for name in ("responsible_user_id", "task_type_id", "entity_id"):
+            if name in item and (not isinstance(item[name], int) or isinstance(item[name], bool)):
+                wrong("InvalidType", name, "This value should be of type int.")
+        if isinstance(item.get("task_type_id"), int) and item["task_type_id"] not in TASK_TYPES:
+            wrong("NotSupportedChoice", "task_type_id", "The value you selected is not a valid choice.")
+        entity_type, entity_id = item.get("entity_type"), item.get("entity_id")
+        if entity_type is not None and entity_type not in TASK_ENTITIES:
+            wrong("NotSupportedChoice", "entity_type", "The value you selected is not a valid choice.")
+        elif (entity_id is None) != (entity_type is None):
+            wrong("FieldMissing", "entity_type" if entity_type is None else "entity_id", "This field is missing.")
+        elif isinstance(entity_id, int):
+            stores = {"contacts": self.contacts, "leads": self.leads}
+            if entity_id not in stores.get(str(entity_type), {}):
+                wrong("NotFound", "entity_id", "Entity not found")
+        return errors
 
     def _fields(self, request: Request, entity: str) -> Response:
         if request.method == "GET":

@@ -1,13 +1,48 @@
-"""amoCRM payloads ⇄ the CRM port's neutral shapes; webhook form bodies → events."""
+"""amoCRM payloads ⇄ the CRM port's neutral shapes; webhook form bodies → events. When amoCRM
+behaves otherwise than written here, this file (and the emulator) is what changes.
+
+Tasks and bulk notes — confirmed from public sources:
+
+- ``POST /api/v4/tasks`` takes an array (many tasks in one request) of ``{text, complete_till
+  (unix seconds), entity_id, entity_type: "leads"|"contacts"|"companies"|"customers",
+  task_type_id, responsible_user_id, request_id}``; ``text`` and ``complete_till`` are the only
+  required fields; a task must have a responsible user and a due time; the standard task types
+  are 1 (call) and 2 (meeting); the answer is ``{"_links", "_embedded": {"tasks": [{"id",
+  "request_id", "_links"}]}}``, ``request_id`` "is returned unchanged and not stored" —
+  https://www.amocrm.ru/developers/content/crm_platform/tasks-api ,
+  https://developers.kommo.com/reference/add-tasks (Kommo is the same API); the official PHP
+  client matches created tasks to its own by ``request_id``, not by position
+  (github.com/amocrm/amocrm-api-php src/AmoCRM/EntitiesServices/Tasks.php, Models/TaskModel.php).
+- Notes in bulk: ``POST /api/v4/{leads|contacts|companies|customers}/notes`` with an array of
+  ``{entity_id, note_type: "common", params: {text}, request_id}``; the answer's
+  ``_embedded.notes`` carries ``id``, ``entity_id``, ``request_id`` — https://www.amocrm.ru/
+  developers/content/crm_platform/events-and-notes , https://developers.kommo.com/reference/
+  add-notes , amocrm-api-php src/AmoCRM/EntitiesServices/EntityNotes.php and Models/NoteModel.php.
+- At most 250 entities in one write, 50 recommended (contracts/crm.md): we send 50.
+
+Assumed (not in what could be read):
+
+- A task without ``responsible_user_id`` goes to the user whose token made the call (a Kommo
+  reference summary says so; the docs only say a task must have one). The port's "" means the
+  entity's responsible, so the adapter reads it from the contact/lead and sends it.
+- A task or note naming a lead/contact that does not exist is refused with 400 problem+json
+  whose ``validation-errors`` name the item's ``request_id`` (path ``entity_id``), and, as for
+  every amoCRM write, the whole request is refused (nothing of it is created).
+- A string ``request_id`` comes back exactly as sent (the PHP client's remark that "the API does
+  not take 0" is about its integer ids, which it starts at 1).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
-from connectors.crm.port import CrmContact, CrmDeal, CrmEvent
+from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmTask
 
 PHONE, EMAIL = "PHONE", "EMAIL"
+TASK_CALL = 1  # amoCRM's built-in task type "Звонок" (call)
+ENTITY_PATHS = {"contact": "contacts", "deal": "leads"}
 _KEY = re.compile(r"^(contacts|leads)\[(add|update|delete|status|responsible|note)\]\[([^\]]+)\]\[(\w+)\]")
 ENTITIES = {"contacts": "contact", "leads": "deal"}
 ACTIONS = {"status": "stage"}
@@ -77,6 +112,41 @@ def deal_from_amo(data: dict[str, Any]) -> dict[str, Any]:
             "amount": str(data.get("price") or 0),
             "contact_id": str(contacts[0]["id"]) if contacts and isinstance(contacts[0], dict) else "",
             "fields": fields}
+
+
+def task_to_amo(task: CrmTask, responsible_id: str = "", task_type_id: int = TASK_CALL) -> dict[str, Any]:
+    """A to-do on a contact/lead; ``responsible_id`` is the entity's manager when the task names none."""
+    body: dict[str, Any] = {"text": task.text, "complete_till": unix_seconds(task.deadline),
+                            "entity_id": int(task.external_id), "entity_type": ENTITY_PATHS[task.entity],
+                            "task_type_id": task_type_id}
+    responsible = task.responsible_id or responsible_id
+    if responsible:
+        body["responsible_user_id"] = int(responsible)
+    return body
+
+
+def note_to_amo(external_id: str, text: str) -> dict[str, Any]:
+    """One item of a bulk ``POST /api/v4/{entity_type}/notes``."""
+    return {"entity_id": int(external_id), "note_type": "common", "params": {"text": text}}
+
+
+def unix_seconds(moment: dt.datetime) -> int:
+    """Unix seconds; a naive time is taken as UTC (the port promises aware ones)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def rejected_request_ids(body: Any) -> dict[str, str]:
+    """``request_id`` → readable reason, from a problem+json 400's ``validation-errors``."""
+    found: dict[str, str] = {}
+    for item in (body.get("validation-errors") or []) if isinstance(body, dict) else []:
+        if not isinstance(item, dict) or item.get("request_id") is None:
+            continue
+        details = [f"{e.get('path')}: {e.get('detail') or e.get('code')}"
+                   for e in item.get("errors") or [] if isinstance(e, dict)]
+        found[str(item["request_id"])] = "; ".join(details) or str(body.get("detail") or "")
+    return found
 
 
 def events_from_form(form: dict[str, str]) -> list[CrmEvent]:

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.client import MAX_BATCH, Bitrix24Client, command, to_query
-from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, Pipeline, Stage, Written
+from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, CrmTask, Pipeline, Stage, Written
 from hub.models import Connection
 from hub.sync.errors import FatalError, SyncError
 
@@ -21,13 +21,13 @@ class Bitrix24Adapter:
         self.field_names: dict[str, str] = connection.settings.get("fields", {})
         self._current: dict[str, dict[str, Any]] = {}  # raw contacts read by get_contacts, for updates
 
-    def _run(self, commands: dict[str, str]) -> Written:
-        """Batches of 50 (``halt=0``: every command runs); each command's error is its own."""
+    def _run(self, commands: dict[str, str], groups: list[list[str]] | None = None) -> Written:
+        """Batches of 50 (``halt=0``: every command runs); each command's error is its own.
+        ``groups`` are keys that must share a batch (one refers to another's ``$result``)."""
         written = Written()
-        keys = list(commands)
         stop: Exception | None = None
-        for start in range(0, len(keys), MAX_BATCH):
-            chunk = {k: commands[k] for k in keys[start:start + MAX_BATCH]}
+        for keys in self._pack(groups if groups is not None else [[k] for k in commands]):
+            chunk = {k: commands[k] for k in keys}
             if stop is not None:
                 written.errors.update({k: stop for k in chunk})
                 continue
@@ -42,6 +42,17 @@ class Bitrix24Adapter:
                 written.errors[key] = FatalError(
                     f"Bitrix24 {error.get('error')}: {error.get('error_description', '')}".strip())
         return written
+
+    @staticmethod
+    def _pack(groups: list[list[str]]) -> list[list[str]]:
+        """Groups of keys into batches of at most 50, a group never split."""
+        batches: list[list[str]] = []
+        for group in groups:
+            if batches and len(batches[-1]) + len(group) <= MAX_BATCH:
+                batches[-1] += group
+            else:
+                batches.append(list(group))
+        return batches
 
     def _read_contacts(self, external_ids: list[str]) -> Written:
         """Raw contacts by id (kept for the multi-field IDs an update needs)."""
@@ -97,9 +108,41 @@ class Bitrix24Adapter:
         return result
 
     def add_notes(self, items: list[tuple[str, str, str]]) -> None:
+        """Timeline comments, 50 a batch (one request against the limit per 50 notes)."""
         self._raise_first(self._run({
             str(n): command(mapping.COMMENT_ADD, {"fields": {"ENTITY_ID": ext, "ENTITY_TYPE": entity, "COMMENT": text}})
             for n, (entity, ext, text) in enumerate(items)}))
+
+    def add_tasks(self, items: list[tuple[str, CrmTask]]) -> Written:
+        """A to-do (``crm.activity.todo.add``) per task, batched. A task naming no responsible goes
+        to the contact's/deal's manager: the item is read in the same batch and the to-do takes
+        ``$result[owner…][ASSIGNED_BY_ID]`` (25 such tasks a request; 50 with a responsible)."""
+        result = Written()
+        commands: dict[str, str] = {}
+        groups: list[list[str]] = []
+        for key, task in items:
+            if task.entity not in mapping.OWNER_TYPES or not str(task.external_id).isdigit():
+                result.errors[key] = FatalError(f"Bitrix24: no {task.entity} {task.external_id!r} to put a to-do on")
+                continue
+            todo = command(mapping.TODO_ADD, mapping.todo_params(task))
+            if task.responsible_id:
+                commands[key] = todo
+                groups.append([key])
+                continue
+            owner = f"owner{key}"
+            commands[owner] = command(mapping.OWNER_GET[task.entity], {"id": task.external_id})
+            # $result[…] stays unencoded: Bitrix24 substitutes it in the raw command.
+            commands[key] = f"{todo}&responsibleId=$result[{owner}][{mapping.MANAGER}]"
+            groups.append([owner, key])
+        done = self._run(commands, groups)
+        for key, _ in items:
+            if key in done.ids:
+                value = done.ids[key]
+                result.ids[key] = str(value.get("id") if isinstance(value, dict) else value)
+            elif key not in result.errors:
+                result.errors[key] = (done.errors.get(key) or done.errors.get(f"owner{key}")
+                                      or FatalError(f"Bitrix24 did not answer for to-do {key}"))
+        return result
 
     def list_pipelines(self) -> list[Pipeline]:
         categories = (self.client.call("crm.category.list", {"entityTypeId": 2}) or {}).get("result", {})

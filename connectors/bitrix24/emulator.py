@@ -6,10 +6,15 @@
 - Classic methods: ``crm.contact.add|update|get|list``, ``crm.deal.add|update|get|list``,
   ``crm.deal.productrows.set|get``, ``crm.category.list``, ``crm.status.list``,
   ``crm.timeline.comment.add``, ``crm.contact.userfield.list|add``,
-  ``crm.deal.userfield.list|add``, and ``batch`` (≤ 50 commands, ``$result[key]``
-  references, answers 200 with ``result_error`` for failed commands). Multi-fields (PHONE,
-  EMAIL): an item with ``ID`` replaces that value, ``{ID, DELETE: "Y"}`` removes it, an item
-  without ``ID`` is appended.
+  ``crm.deal.userfield.list|add``, ``crm.activity.todo.add`` (a manager's to-do on a contact,
+  ``ownerTypeId`` 3, or a deal, 2: ``ownerTypeId``, ``ownerId``, ``deadline`` required → ``100``;
+  an unknown item → ``NOT_FOUND``; a bad date → ``WRONG_DATETIME_FORMAT``; answers ``{"id"}``;
+  without ``responsibleId`` it is the calling user's — apidocs.bitrix24.com/api-reference/crm/
+  timeline/activities/todo/crm-activity-todo-add.html) with ``crm.activity.get``, and ``batch``
+  (≤ 50 commands, ``$result[key]`` and ``$result[key][FIELD]`` references, answers 200 with
+  ``result_error`` for failed commands). Contacts and deals carry ``ASSIGNED_BY_ID`` (their
+  creator unless given). Multi-fields (PHONE, EMAIL): an item with ``ID`` replaces that value,
+  ``{ID, DELETE: "Y"}`` removes it, an item without ``ID`` is appended.
 - Limits: leaky bucket, burst 50, drains 2 requests/s → 503 ``QUERY_LIMIT_EXCEEDED``;
   ``{"operation_time_limit": N}`` makes the next N calls answer 429 ``OPERATION_TIME_LIMIT``.
 - Events: every change POSTs ``event=ONCRMCONTACTUPDATE&data[FIELDS][ID]=…&auth[domain]=…
@@ -20,6 +25,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import html
 import json
 import re
@@ -36,6 +42,8 @@ from connectors.base.emulator import Emulator, json_response, run_cli
 MAX_BATCH = 50
 PAGE = 50
 MULTI = ("PHONE", "EMAIL")
+OWNER_TYPES = {3: "contact", 2: "deal"}  # CRM object type ids this emulator stores
+PORTAL_TZ = dt.timezone(dt.timedelta(hours=3))  # a deadline without an offset is the portal's time
 
 
 class ApiError(Exception):
@@ -93,6 +101,7 @@ class Bitrix24Emulator(Emulator):
         self.product_rows: dict[int, list[dict[str, Any]]] = {}
         self.products: dict[int, dict[str, Any]] = {}
         self.comments: list[dict[str, Any]] = []
+        self.activities: dict[int, dict[str, Any]] = {}
         self.userfields: dict[str, list[dict[str, Any]]] = {"contact": [], "deal": []}
         self.categories = [{"id": 0, "name": "Общая"}, {"id": 1, "name": "Покупки Лайм"},
                            {"id": 2, "name": "Проходы"}, {"id": 3, "name": "Бронирования"}]
@@ -113,7 +122,8 @@ class Bitrix24Emulator(Emulator):
     def entities(self) -> dict[str, Any]:
         return {"contacts": list(self.contacts.values()), "deals": list(self.deals.values()),
                 "product_rows": self.product_rows, "products": list(self.products.values()),
-                "comments": self.comments, "userfields": self.userfields,
+                "comments": self.comments, "activities": list(self.activities.values()),
+                "userfields": self.userfields,
                 "stats": dict(self.stats), "events_sent": len(self.events)}
 
     def control(self, spec: dict[str, Any]) -> None:
@@ -272,6 +282,8 @@ class Bitrix24Emulator(Emulator):
             "crm.category.list": lambda: ({"categories": self.categories}, {}),
             "crm.status.list": lambda: (self._statuses(p), {}),
             "crm.timeline.comment.add": lambda: (self._comment(p), {}),
+            "crm.activity.todo.add": lambda: (self._todo_add(p), {}),
+            "crm.activity.get": lambda: (self._activity_get(p), {}),
             "crm.contact.userfield.list": lambda: self._paged(self.userfields["contact"], p),
             "crm.deal.userfield.list": lambda: self._paged(self.userfields["deal"], p),
             "crm.product.add": lambda: (self._product_add(p), {}),
@@ -306,6 +318,7 @@ class Bitrix24Emulator(Emulator):
         row_id = self._next(entity, 1 if entity == "contact" else 1001)
         row: dict[str, Any] = {"ID": row_id, "DATE_CREATE": self._now(), "PHONE": [], "EMAIL": []}
         self._apply_fields(row, fields)
+        row.setdefault("ASSIGNED_BY_ID", str(self.user_id))
         if entity == "deal":
             row.setdefault("CATEGORY_ID", "0")
             row.setdefault("STAGE_ID", self.stages[int(row["CATEGORY_ID"])][0])
@@ -426,6 +439,39 @@ class Bitrix24Emulator(Emulator):
         comment_id = self._next("comment", 1)
         self.comments.append({"ID": comment_id, **fields})
         return comment_id
+
+    def _todo_add(self, p: dict[str, Any]) -> dict[str, int]:
+        """A to-do on a contact's/deal's timeline, as ``crm.activity.todo.add`` documents it."""
+        missing = [name for name in ("ownerTypeId", "ownerId", "deadline") if p.get(name) in (None, "")]
+        if missing:
+            raise ApiError("100", f"Required fields are missing: {', '.join(missing)}")
+        try:
+            owner_type, owner_id = int(p["ownerTypeId"]), int(p["ownerId"])
+            responsible = int(p.get("responsibleId") or self.user_id)
+        except (TypeError, ValueError) as exc:
+            raise ApiError("INVALID_ARG_VALUE", "ownerTypeId, ownerId and responsibleId are integers") from exc
+        entity = OWNER_TYPES.get(owner_type)
+        if entity is None or owner_id not in self._store(entity):
+            raise ApiError("NOT_FOUND", "Not found.", 400)
+        try:
+            deadline = dt.datetime.fromisoformat(str(p["deadline"]))
+        except ValueError as exc:
+            raise ApiError("WRONG_DATETIME_FORMAT", "Incorrect date format", 400) from exc
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=PORTAL_TZ)
+        activity_id = self._next("activity", 301)
+        self.activities[activity_id] = {
+            "ID": str(activity_id), "OWNER_TYPE_ID": str(owner_type), "OWNER_ID": str(owner_id),
+            "TYPE_ID": "6", "PROVIDER_ID": "CRM_TODO", "SUBJECT": str(p.get("title") or ""),
+            "DESCRIPTION": str(p.get("description") or ""), "DEADLINE": deadline.isoformat(),
+            "RESPONSIBLE_ID": str(responsible), "COMPLETED": "N", "CREATED": self._now()}
+        return {"id": activity_id}
+
+    def _activity_get(self, p: dict[str, Any]) -> dict[str, Any]:
+        activity = self.activities.get(self._id(p))
+        if activity is None:
+            raise ApiError("NOT_FOUND", "Not found.", 400)
+        return activity
 
     def _userfield(self, entity: str, p: dict[str, Any]) -> int:
         fields = p.get("fields") or {}

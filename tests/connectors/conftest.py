@@ -1,5 +1,7 @@
 """Emulator-backed connections shared by the connector tests."""
 
+import datetime as dt
+
 import pytest
 import requests
 
@@ -105,6 +107,30 @@ class Crm:
         if self.system == "amocrm":
             return [n["params"]["text"] for n in self.app.notes if n["entity"] == "leads"]
         return [c["COMMENT"] for c in self.app.comments if c.get("ENTITY_TYPE") == "deal"]
+
+    def tasks(self):
+        """The managers' to-dos in the CRM, neutral: entity, external_id, text, deadline (aware),
+        responsible_id."""
+        state = self.app.state()
+        if self.system == "amocrm":
+            return [{"entity": {"contacts": "contact", "leads": "deal"}.get(t["entity_type"], t["entity_type"]),
+                     "external_id": str(t["entity_id"]), "text": t["text"],
+                     "deadline": dt.datetime.fromtimestamp(t["complete_till"], dt.UTC),
+                     "responsible_id": str(t["responsible_user_id"])} for t in state["tasks"]]
+        return [{"entity": {"3": "contact", "2": "deal"}.get(a["OWNER_TYPE_ID"], a["OWNER_TYPE_ID"]),
+                 "external_id": a["OWNER_ID"], "text": a["DESCRIPTION"],
+                 "deadline": dt.datetime.fromisoformat(a["DEADLINE"]), "responsible_id": a["RESPONSIBLE_ID"]}
+                for a in state["activities"] if a.get("PROVIDER_ID") == "CRM_TODO"]
+
+    def reassign(self, entity, external_id, user_id):
+        """A manager hands a contact or deal over to another manager in the CRM UI."""
+        with self.app.lock:
+            if self.system == "amocrm":
+                store = self.app.contacts if entity == "contact" else self.app.leads
+                store[int(external_id)]["responsible_user_id"] = int(user_id)
+            else:
+                store = self.app.contacts if entity == "contact" else self.app.deals
+                store[int(external_id)]["ASSIGNED_BY_ID"] = str(user_id)
 
     def manager_renames(self, external_id, first_name, notify):
         """A manager's edit in the CRM UI (with ``notify=False`` its webhook is still on its way)."""

@@ -115,3 +115,56 @@ def test_changes_are_sent_as_legacy_form_encoded_webhooks(hook_receiver):
         assert fields["contacts[update][0][name]"] == "Аня"
         assert fields["account[subdomain]"] == "demo"
         assert fields["contacts[update][0][custom_fields][0][values][0][value]"] == "+79120000000"
+
+
+def test_tasks_bulk_create_echo_request_ids_and_refuse_a_bad_batch_whole(amo):
+    token = amo.app.state()["credentials"]["long_lived_token"]
+    contact = requests.post(f"{amo.url}/api/v4/contacts", json=[{"name": "Анна"}], headers=_auth(token),
+                            timeout=5).json()["_embedded"]["contacts"][0]["id"]
+    lead = requests.post(f"{amo.url}/api/v4/leads", json=[{"name": "Праздник"}], headers=_auth(token),
+                         timeout=5).json()["_embedded"]["leads"][0]["id"]
+    tasks = [{"text": "Перезвонить", "complete_till": 1900000000, "entity_id": contact, "entity_type": "contacts",
+              "task_type_id": 1, "request_id": "call"},
+             {"text": "Встреча", "complete_till": 1900003600, "entity_id": lead, "entity_type": "leads",
+              "task_type_id": 2, "responsible_user_id": 42, "request_id": "meet"}]
+    created = requests.post(f"{amo.url}/api/v4/tasks", json=tasks, headers=_auth(token), timeout=5)
+    assert created.status_code == 200 and created.headers["Content-Type"].startswith("application/hal+json")
+    answer = created.json()["_embedded"]["tasks"]
+    assert [t["request_id"] for t in answer] == ["call", "meet"] and answer[0]["id"] != answer[1]["id"]
+    stored = {t["id"]: t for t in amo.app.state()["tasks"]}
+    call, meet = stored[answer[0]["id"]], stored[answer[1]["id"]]
+    assert (call["entity_type"], call["entity_id"], call["text"], call["complete_till"]) == (
+        "contacts", contact, "Перезвонить", 1900000000)
+    assert call["responsible_user_id"] != 42 and meet["responsible_user_id"] == 42  # unnamed: the token's user
+    assert call["is_completed"] is False
+    listed = requests.get(f"{amo.url}/api/v4/tasks", headers=_auth(token), timeout=5).json()
+    assert len(listed["_embedded"]["tasks"]) == 2
+    bad = requests.post(f"{amo.url}/api/v4/tasks", headers=_auth(token), timeout=5, json=[
+        {"text": "Годная", "complete_till": 1900000000, "entity_id": contact, "entity_type": "contacts"},
+        {"complete_till": 1900000000, "request_id": "no-text"},
+        {"text": "Без срока", "request_id": "no-deadline"},
+        {"text": "Некому", "complete_till": 1900000000, "entity_id": 1, "entity_type": "contacts",
+         "request_id": "ghost"}])
+    assert bad.status_code == 400 and bad.headers["Content-Type"].startswith("application/problem+json")
+    refused = {e["request_id"]: [x["path"] for x in e["errors"]] for e in bad.json()["validation-errors"]}
+    assert refused == {"no-text": ["text"], "no-deadline": ["complete_till"], "ghost": ["entity_id"]}
+    assert len(amo.app.state()["tasks"]) == 2  # the good one was not created either
+
+
+def test_notes_in_bulk_name_their_entity_in_each_item(amo):
+    token = amo.app.state()["credentials"]["long_lived_token"]
+    rows = requests.post(f"{amo.url}/api/v4/contacts", json=[{"name": "А"}, {"name": "Б"}], headers=_auth(token),
+                         timeout=5).json()["_embedded"]["contacts"]
+    first, second = rows[0]["id"], rows[1]["id"]
+    notes = [{"entity_id": first, "note_type": "common", "params": {"text": "раз"}, "request_id": "n1"},
+             {"entity_id": second, "note_type": "common", "params": {"text": "два"}}]
+    answer = requests.post(f"{amo.url}/api/v4/contacts/notes", json=notes, headers=_auth(token), timeout=5)
+    assert answer.status_code == 200
+    assert [(n["entity_id"], n["request_id"]) for n in answer.json()["_embedded"]["notes"]] == [
+        (first, "n1"), (second, "1")]
+    assert [(n["entity"], n["entity_id"], n["params"]["text"]) for n in amo.app.state()["notes"]] == [
+        ("contacts", first, "раз"), ("contacts", second, "два")]
+    unknown = requests.post(f"{amo.url}/api/v4/leads/notes", headers=_auth(token), timeout=5,
+                            json=[{"entity_id": first, "note_type": "common", "params": {"text": "не сделка"}}])
+    assert unknown.status_code == 400 and unknown.json()["validation-errors"][0]["errors"][0]["path"] == "entity_id"
+    assert len(amo.app.state()["notes"]) == 2

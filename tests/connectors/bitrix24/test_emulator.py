@@ -1,6 +1,6 @@
 """The Bitrix24 emulator against contracts/crm.md."""
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import requests
@@ -91,3 +91,34 @@ def test_oauth_calls_and_expired_token(b24):
         "grant_type": "refresh_token", "client_id": creds["client_id"], "client_secret": creds["client_secret"],
         "refresh_token": token["refresh_token"]})
     assert fresh.status_code == 200 and fresh.json()["access_token"]
+
+
+def test_todo_add_alone_and_in_a_batch_with_the_owners_manager(b24):
+    contact_id = requests.post(_url(b24, "crm.contact.add"), timeout=5,
+                               json={"fields": {"NAME": "Анна", "ASSIGNED_BY_ID": "7"}}).json()["result"]
+    alone = requests.post(_url(b24, "crm.activity.todo.add"), timeout=5, json={
+        "ownerTypeId": 3, "ownerId": contact_id, "deadline": "2030-05-17T15:30:00+03:00", "title": "Перезвонить",
+        "description": "Перезвонить клиенту", "responsibleId": 5})
+    assert alone.status_code == 200
+    todo_id = alone.json()["result"]["id"]
+    todo = requests.post(_url(b24, "crm.activity.get"), json={"id": todo_id}, timeout=5).json()["result"]
+    assert (todo["OWNER_TYPE_ID"], todo["OWNER_ID"], todo["SUBJECT"], todo["DESCRIPTION"], todo["RESPONSIBLE_ID"]) == (
+        "3", str(contact_id), "Перезвонить", "Перезвонить клиенту", "5")
+    assert todo["DEADLINE"] == "2030-05-17T15:30:00+03:00"
+    for body, code in (({"ownerTypeId": 3, "ownerId": contact_id}, "100"),
+                       ({"ownerTypeId": 3, "ownerId": 99999, "deadline": "2030-05-17T15:30:00"}, "NOT_FOUND"),
+                       ({"ownerTypeId": 2, "ownerId": contact_id, "deadline": "2030-05-17T15:30:00"}, "NOT_FOUND"),
+                       ({"ownerTypeId": 3, "ownerId": contact_id, "deadline": "завтра"}, "WRONG_DATETIME_FORMAT")):
+        refused = requests.post(_url(b24, "crm.activity.todo.add"), json=body, timeout=5)
+        assert refused.status_code == 400 and refused.json()["error"] == code
+    query = urlencode({"ownerTypeId": 3, "ownerId": contact_id, "deadline": "2030-05-18T10:00:00+03:00",
+                       "description": "Из батча"})
+    answer = requests.post(_url(b24, "batch"), timeout=5, json={"halt": 0, "cmd": {
+        "owner": f"crm.contact.get?id={contact_id}",
+        "todo": f"crm.activity.todo.add?{query}&responsibleId=$result[owner][ASSIGNED_BY_ID]",
+        "ghost": "crm.activity.todo.add?ownerTypeId=3&ownerId=99999&deadline=2030-05-18T10:00:00"}}).json()["result"]
+    assert answer["result_error"]["ghost"]["error"] == "NOT_FOUND"
+    made = b24.app.activities[answer["result"]["todo"]["id"]]
+    assert (made["RESPONSIBLE_ID"], made["DESCRIPTION"], made["DEADLINE"]) == (
+        "7", "Из батча", "2030-05-18T10:00:00+03:00")  # the contact's manager, by $result reference
+    assert len(b24.app.state()["activities"]) == 2
