@@ -7,7 +7,7 @@ HUB_PORT ?= 8000
 export HUB_PORT
 export HUB_PUBLIC_URL ?= http://127.0.0.1:$(HUB_PORT)
 
-.PHONY: run test setup migrate lint bench clean
+.PHONY: run test setup migrate lint bench clean browser
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP):
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# The cabinet's browser tests drive Debian's chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput
@@ -30,7 +34,7 @@ run: migrate
 lint: setup
 	$(BIN)/ruff check .
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -17,6 +17,7 @@ urlpatterns = [
     path("m/unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
     path("admin/crm/<int:pk>/routing/", crm_routing, name="crm_routing"),
     path("cabinet/", include("cabinet.urls")),
+    path("api/cabinet/", include("cabinet.api_urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

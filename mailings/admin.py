@@ -16,12 +16,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from hub.admin.segments import ContactFilterForm
+from hub.logging import mask_phone
 from hub.models import Connection, Contact
 from hub.segments import ContactFilter
 from loyalty.selectors import balance_for
-from mailings.models import Campaign, CampaignRun, Channel, Message, NpsSurvey, Template
+from mailings.models import Campaign, CampaignRun, Channel, Message, NpsSurvey, OneTimeCode, Template
 from mailings.services.campaigns import RUN_KINDS, campaign_check, campaign_preview, campaign_run
 from mailings.services.outgoing import contact_context
 from mailings.services.resend import messages_resend
@@ -276,3 +278,22 @@ class NpsSurveyAdmin(ReadOnly, admin.ModelAdmin):
                     "deal_id")
     list_filter = ("campaign", "score", "answer_channel")
     list_select_related = ("contact", "campaign")
+
+
+@admin.register(OneTimeCode)
+class OneTimeCodeAdmin(ReadOnly, admin.ModelAdmin):
+    """For support ("my code does not come", "I am locked out"): never the code, the phone masked;
+    search by the exact E.164 number."""
+
+    list_display = ("created_at", "masked_phone", "purpose", "channel", "message", "attempts", "used_at",
+                    "expires_at", "locked_until")
+    list_filter = ("purpose", "channel")
+    search_fields = ("=phone",)
+    fields = ("masked_phone", "purpose", "channel", "message", "created_at", "expires_at", "attempts", "used_at",
+              "locked_until")
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, obj: OneTimeCode) -> str:
+        return mask_phone(obj.phone)

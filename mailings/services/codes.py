@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from hub.locks import named_lock
+from hub.locks import LockTimeout, named_lock
 from hub.models import Contact, ContactIdentity
 from hub.services.contacts import contact_resolve
 from hub.services.normalize import phone_normalize
@@ -131,8 +131,15 @@ def code_send(phone: str, *, purpose: str, via: str = "sms", now: dt.datetime | 
     phone = _phone(phone)
     if via not in VIA:
         raise CodeRefused("Код можно получить по SMS или в Telegram.")
+    try:
+        return _send(phone, purpose, via, now)
+    except LockTimeout as exc:
+        raise CodeThrottled("Код уже отправляется. Попробуйте через несколько секунд.", 5) from exc
+
+
+def _send(phone: str, purpose: str, via: str, now: dt.datetime) -> CodeSent:
     # One sender per phone at a time, so the per-minute and per-hour limits hold under races.
-    with named_lock(_lock_name(phone), timeout=30, wait=30), transaction.atomic():
+    with named_lock(_lock_name(phone), timeout=30, wait=10), transaction.atomic():
         until = _locked_until(phone, now)
         if until is not None:
             raise _locked(until, now)
