@@ -11,26 +11,28 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from bots.models import BotChat
 from bots.services.menu import balance_context, bookings_context
 from bots.texts import bot_text
-from hub.models import Connection, ConsentRecord, ContactIdentity, DialogMessage
+from hub.models import Connection, ConsentRecord, ConsentText, ContactIdentity, DialogMessage
 from hub.models.consent import Purpose
 from hub.models.requests import ClientRequest
-from hub.services.consent import consent_grant, consent_text_current
+from hub.services.consent import consent_grant, consent_is_active, consent_text_current
 from hub.services.contacts import ContactData, contact_publish, contact_resolve, contact_upsert
 from hub.services.dialogs import dialog_message_record, dialog_messages_attach, dialog_note_text
 from hub.services.normalize import phone_normalize
 from hub.services.requests import client_request_create
+from mailings.models import Channel
 from mailings.services.codes import CodeRefused, code_check, code_send
 from mailings.services.outgoing import message_reply
 
 CODE_PURPOSE = "bot"
 CHANGE_PHONE = re.compile(r"друг\w*\s+номер|изменить\s+номер", re.IGNORECASE)
-CONSENT_TEXT_MAX = 3000  # characters of the document quoted in the chat (Telegram takes 4096 in all)
+CONSENT_PART = 3500  # characters of a document per message (Telegram takes 4096, VK 4096)
+BOT_BUTTONS = {"pd", "mk", "menu", "phone"}  # prefixes of the bot's own button data
 CONVERSATION_LINES = 10  # recent messages handed to the manager with the question
-CHANNEL_NAMES = {"telegram": "Telegram", "vk": "VK"}
 
 State = BotChat.State
 
@@ -76,6 +78,15 @@ class _Turn:
                                   external_id=key)
 
 
+def bot_expects(connection: Connection, user_id: str, data: str) -> bool:
+    """Whether this is an answer the bot asked for (its own button, or a chat mid-way through
+    consent, phone or a question to the manager): then it is the bot's, not a survey comment."""
+    if data.split(":", 1)[0] in BOT_BUTTONS:
+        return True
+    state = BotChat.objects.filter(connection=connection, user_id=user_id).values_list("state", flat=True).first()
+    return state is not None and state != State.MENU
+
+
 def bot_receive(connection: Connection, channel: str, event: BotInput) -> str:
     """Handle one update; returns the chat's state after it."""
     if not event.user_id:
@@ -83,13 +94,13 @@ def bot_receive(connection: Connection, channel: str, event: BotInput) -> str:
     with transaction.atomic():
         chat, _ = BotChat.objects.get_or_create(connection=connection, user_id=event.user_id,
                                                 defaults={"channel": channel})
-        chat = BotChat.objects.select_for_update().select_related("contact").get(pk=chat.pk)
+        chat = BotChat.objects.select_for_update(of=("self",)).select_related("contact").get(pk=chat.pk)
         if chat.contact is not None and chat.contact.merged_into_id:
             chat.contact = contact_resolve(chat.contact)
-        if event.first_name:
-            chat.first_name, chat.last_name = event.first_name[:150], event.last_name[:150]
         turn = _Turn(connection, chat, event)
         _step(turn)
+        if event.first_name and _has_consent(chat, Purpose.PERSONAL_DATA):  # names are personal data too
+            chat.first_name, chat.last_name = event.first_name[:150], event.last_name[:150]
         chat.save()
     _send_soon()
     return chat.state
@@ -125,15 +136,28 @@ def _subject(chat: BotChat) -> dict[str, str]:
 
 
 def _has_consent(chat: BotChat, purpose: str) -> bool:
-    records = ConsentRecord.objects.filter(purpose=purpose, withdrawn_at__isnull=True)
-    by_subject = records.filter(**_subject(chat)).exists()
-    return by_subject or (chat.contact is not None and records.filter(contact=chat.contact).exists())
+    return consent_is_active(chat.contact, purpose, **_subject(chat))
 
 
-def _grant(turn: _Turn, purpose: str) -> None:
+def _shown_text(turn: _Turn, purpose: str) -> ConsentText | None:
+    """The document version the pressed button was shown with (its id rides in the button's
+    data): the record names the text the client actually saw. None when that is no longer
+    the current version — the client is shown the new one."""
+    text_id = turn.event.data.rsplit(":", 1)[-1]
+    current = consent_text_current(purpose)
+    return current if current is not None and text_id == str(current.pk) else None
+
+
+def _grant(turn: _Turn, purpose: str, text: ConsentText) -> None:
     consent_grant(purpose=purpose, channel=turn.chat.channel, method=ConsentRecord.Method.BUTTON,
-                  contact=turn.chat.contact, source={"connection": turn.connection.pk, "update": turn.event.message_id},
-                  **_subject(turn.chat))
+                  contact=turn.chat.contact, consent_text=text,
+                  source={"connection": turn.connection.pk, "update": turn.event.message_id}, **_subject(turn.chat))
+
+
+def _say_document(turn: _Turn, text: str) -> None:
+    """A consent document in full, in parts if longer than one message can hold."""
+    for start in range(0, len(text), CONSENT_PART):
+        turn.say(text[start:start + CONSENT_PART])
 
 
 def _consent_step(turn: _Turn) -> None:
@@ -142,8 +166,9 @@ def _consent_step(turn: _Turn) -> None:
     if document is None:
         turn.say(bot_text("not_configured"))
         return
-    if turn.event.data == "pd:yes":
-        _grant(turn, Purpose.PERSONAL_DATA)
+    shown = _shown_text(turn, Purpose.PERSONAL_DATA) if turn.event.data.startswith("pd:yes:") else None
+    if shown is not None:
+        _grant(turn, Purpose.PERSONAL_DATA, shown)
         if _has_consent(chat, Purpose.MARKETING) or consent_text_current(Purpose.MARKETING) is None:
             _after_consents(turn)
         else:
@@ -155,24 +180,30 @@ def _consent_step(turn: _Turn) -> None:
         turn.say(bot_text("consent_declined"))
         return
     chat.state = State.AWAIT_CONSENT
-    text = document.text if len(document.text) <= CONSENT_TEXT_MAX else document.text[:CONSENT_TEXT_MAX] + "…"
-    turn.say(bot_text("consent_request", consent_text=text, version=document.version, operator=document.operator_name),
-             [[{"label": bot_text("consent_button_yes"), "data": "pd:yes"},
+    _say_document(turn, document.text)
+    turn.say(bot_text("consent_request", version=document.version, operator=document.operator_name),
+             [[{"label": bot_text("consent_button_yes"), "data": f"pd:yes:{document.pk}"},
                {"label": bot_text("consent_button_no"), "data": "pd:no"}]])
 
 
 def _ask_marketing(turn: _Turn) -> None:
-    turn.say(bot_text("marketing_request"), [[{"label": bot_text("marketing_button_yes"), "data": "mk:yes"},
-                                              {"label": bot_text("marketing_button_no"), "data": "mk:no"}]])
+    document = consent_text_current(Purpose.MARKETING)
+    assert document is not None  # asked only when published
+    turn.say(bot_text("marketing_request", consent_text=document.text[:CONSENT_PART], version=document.version),
+             [[{"label": bot_text("marketing_button_yes"), "data": f"mk:yes:{document.pk}"},
+               {"label": bot_text("marketing_button_no"), "data": "mk:no"}]])
 
 
 def _marketing_step(turn: _Turn) -> None:
-    if turn.event.data not in ("mk:yes", "mk:no"):
-        _ask_marketing(turn)
-        return
-    if turn.event.data == "mk:yes":
-        _grant(turn, Purpose.MARKETING)
-    _after_consents(turn)
+    shown = _shown_text(turn, Purpose.MARKETING) if turn.event.data.startswith("mk:yes:") else None
+    if consent_text_current(Purpose.MARKETING) is None:
+        _after_consents(turn)
+    elif shown is None and turn.event.data != "mk:no":
+        _ask_marketing(turn)  # anything else, or a button of an older version: ask (again) with the current text
+    else:
+        if shown is not None:
+            _grant(turn, Purpose.MARKETING, shown)
+        _after_consents(turn)
 
 
 def _after_consents(turn: _Turn) -> None:
@@ -201,42 +232,49 @@ def _phone_step(turn: _Turn) -> None:
             _ask_phone(turn)
         elif event.phone_user_id != chat.user_id:  # someone else's card from the address book
             _ask_phone(turn, "phone_not_own")
-        else:
-            _register(turn, event.phone)
+        else:  # Telegram gives the number without "+": it is international, not a local one
+            _register(turn, event.phone if event.phone.startswith("+") else f"+{event.phone}")
         return
     text = event.text.strip()
-    if chat.state == State.AWAIT_CODE:
-        if CHANGE_PHONE.search(text):
-            chat.state, chat.phone = State.AWAIT_PHONE, ""
-            _ask_phone(turn)
-            return
-        code = re.sub(r"\D", "", text)
-        if code:
-            try:
-                confirmed = code_check(chat.phone, code, purpose=CODE_PURPOSE)
-            except CodeRefused as exc:
-                turn.say(bot_text("code_refused", reason=exc.reason))
-                return
-            if confirmed:
-                _register(turn, chat.phone)
-            else:
-                turn.say(bot_text("code_wrong"))
-            return
     try:
-        phone = phone_normalize(text) if text else ""
+        phone = phone_normalize(text) if re.search(r"\d{10}", re.sub(r"\D", "", text)) else ""
     except ValidationError:
         phone = ""
-    if not phone:
+    if chat.state == State.AWAIT_CODE and not phone:
+        _code_step(turn, text)
+    elif not phone:
         chat.state = State.AWAIT_PHONE
         _ask_phone(turn, "phone_invalid" if text else "")
+    else:  # a number (also a new one typed while a code is awaited): a code to it
+        try:
+            code_send(phone, purpose=CODE_PURPOSE, via="sms")
+        except CodeRefused as exc:
+            turn.say(bot_text("code_refused", reason=exc.reason))
+            return
+        chat.state, chat.phone = State.AWAIT_CODE, phone
+        turn.say(bot_text("code_sent", phone=phone))
+
+
+def _code_step(turn: _Turn, text: str) -> None:
+    chat = turn.chat
+    if CHANGE_PHONE.search(text):
+        chat.state, chat.phone = State.AWAIT_PHONE, ""
+        _ask_phone(turn)
+        return
+    code = re.fullmatch(r"\s*(\d{6})\s*", text)
+    if code is None:
+        turn.say(bot_text("code_expected"))
         return
     try:
-        code_send(phone, purpose=CODE_PURPOSE, via="sms")
-    except CodeRefused as exc:
-        turn.say(bot_text("code_refused", reason=exc.reason))
+        confirmed = code_check(chat.phone, code.group(1), purpose=CODE_PURPOSE)
+    except CodeRefused as exc:  # expired, used up, locked: a new number (or the same) starts over
+        chat.state = State.AWAIT_PHONE
+        turn.say(bot_text("code_refused", reason=exc.reason) + "\n\n" + bot_text("phone_request_vk"))
         return
-    chat.state, chat.phone = State.AWAIT_CODE, phone
-    turn.say(bot_text("code_sent", phone=phone))
+    if confirmed:
+        _register(turn, chat.phone)
+    else:
+        turn.say(bot_text("code_wrong"))
 
 
 def _register(turn: _Turn, raw_phone: str) -> None:
@@ -248,7 +286,8 @@ def _register(turn: _Turn, raw_phone: str) -> None:
     except ValidationError:
         _ask_phone(turn, "phone_invalid")
         return
-    known = ContactIdentity.objects.filter(kind=ContactIdentity.Kind.PHONE, value=phone).exists()
+    known = ContactIdentity.objects.filter(Q(kind=ContactIdentity.Kind.PHONE, value=phone)
+                                           | Q(kind=chat.channel, value=chat.user_id)).exists()
     data = ContactData(phones=[phone], messengers={chat.channel: chat.user_id},
                        **({} if known else {"first_name": chat.first_name, "last_name": chat.last_name}))
     contact, _ = contact_upsert(data)
@@ -287,7 +326,7 @@ def _question(turn: _Turn) -> None:
     chat = turn.chat
     recent = list(DialogMessage.objects.filter(channel=chat.channel, chat_id=chat.user_id)
                   .order_by("-sent_at", "-pk").values_list("pk", flat=True)[:CONVERSATION_LINES])
-    title = f"Клиент просит связаться ({CHANNEL_NAMES.get(chat.channel, chat.channel)})"
+    title = f"Клиент просит связаться ({Channel(chat.channel).label})"
     client_request_create(kind=ClientRequest.Kind.CALLBACK, source=chat.channel, contact=chat.contact, title=title,
                           key=f"{chat.channel}:{turn.connection.pk}:{chat.user_id}:{turn.event.message_id}",
                           text=f"Вопрос: {turn.event.text.strip()}\n\nПереписка:\n{dialog_note_text(recent)}",

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bots.services.conversation import BotInput, bot_receive
+from bots.services.conversation import BotInput, bot_expects, bot_receive
 from connectors.base.connector import Connector
 from hub.models import Connection, Inbox, Outbox
 from hub.services.outbox import max_attempts
@@ -99,13 +99,14 @@ class ChannelConnector(Connector):
             return message_status_apply(row.connection, str(payload.get("provider_id") or ""),
                                         str(payload.get("status") or ""), str(payload.get("error") or ""))
         if row.kind == INCOMING:
+            bot = self.bot and row.connection is not None and (row.connection.settings or {}).get("bot", True)
+            address, data = str(payload.get("address") or ""), str(payload.get("data") or "")
+            waiting = bot and bot_expects(row.connection, address, data)
             outcome = message_incoming(row.connection, self.channel,
-                                       address_kind=str(payload.get("address_kind") or ""),
-                                       address=str(payload.get("address") or ""), text=str(payload.get("text") or ""),
-                                       data=str(payload.get("data") or ""),
-                                       provider_id=str(payload.get("provider_id") or ""))
-            if self.bot and row.connection is not None and (row.connection.settings or {}).get("bot", True) \
-                    and "opted_out" not in outcome and not outcome.get("nps"):
+                                       address_kind=str(payload.get("address_kind") or ""), address=address,
+                                       text=str(payload.get("text") or ""), data=data,
+                                       provider_id=str(payload.get("provider_id") or ""), surveys=not waiting)
+            if bot and "opted_out" not in outcome and not outcome.get("nps"):
                 outcome["bot"] = bot_receive(row.connection, self.channel, BotInput.from_payload(payload))
             return outcome
         return {"ignored": row.kind}  # kept for the record (bot updates the mailings do not use)

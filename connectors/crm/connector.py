@@ -107,7 +107,7 @@ class CrmConnector(Connector):
 
     def _push_dialogs(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
         """Chat lines to the contact's timeline: every row of one contact in this batch makes a
-        single note, and all contacts' notes go in one batched call."""
+        single note."""
         by_contact: dict[int, list[Outbox]] = {}
         results: dict[int, PushResult] = {}
         for row in rows:
@@ -116,24 +116,15 @@ class CrmConnector(Connector):
                 results[row.pk] = PushResult(ok=False, retryable=False, error="contact no longer exists")
                 continue
             by_contact.setdefault(contact_resolve(contact).pk, []).append(row)
-        notes: list[tuple[str, str, str]] = []
-        done: list[Outbox] = []
         for contact_id, contact_rows in by_contact.items():
-            try:
+            ids = sorted({int(i) for row in contact_rows for i in row.payload.get("messages") or []})
+            try:  # one call per contact: a failure (a card deleted in the CRM) holds back only its own lines
                 external_id = self._ensure_contact(connection, port, Contact.objects.get(pk=contact_id))
+                port.add_notes([("contact", external_id, dialog_note_text(ids, ZoneInfo(connection.time_zone)))])
             except SyncError as exc:
                 results.update({row.pk: self._failure(exc) for row in contact_rows})
                 continue
-            ids = sorted({int(i) for row in contact_rows for i in row.payload.get("messages") or []})
-            notes.append(("contact", external_id, dialog_note_text(ids, ZoneInfo(connection.time_zone))))
-            done.extend(contact_rows)
-        if notes:
-            try:
-                port.add_notes(notes)
-            except SyncError as exc:
-                results.update({row.pk: self._failure(exc) for row in done})
-                return results
-        results.update({row.pk: PushResult(ok=True) for row in done})
+            results.update({row.pk: PushResult(ok=True) for row in contact_rows})
         return results
 
     def _push_request(self, connection: Connection, port: CrmPort, row: Outbox) -> PushResult:
@@ -161,8 +152,10 @@ class CrmConnector(Connector):
                 crm_deals_created(connection, [CrmDealView(id=written.ids["r"], pipeline_id=deal.pipeline_id,
                                                            stage_id=deal.stage_id, title=deal.title,
                                                            contact_id=contact_id)])
-                if request.text:
-                    port.add_notes([("deal", written.ids["r"], request.text)])
+            noted = self._live_refs(connection, "client_request_note", [request.pk])
+            if request.text and not noted:  # a retry after a failed note adds it, not a second deal
+                port.add_notes([("deal", written.ids["r"], request.text)])
+                external_ref_link(connection, "client_request_note", request.pk, written.ids["r"])
         except SyncError as exc:
             return self._failure(exc)
         return PushResult(ok=True, external_id=written.ids["r"])
@@ -171,7 +164,7 @@ class CrmConnector(Connector):
                        contact_id: str) -> PushResult:
         known = self._live_refs(connection, "client_request_task", [request.pk]).get(request.pk)
         if known:
-            return PushResult(ok=True, external_id=known)
+            return PushResult(ok=True)
         if not contact_id:
             return PushResult(ok=False, retryable=False, error="a call-back request without a client")
         minutes = int(connection.settings.get("callback_due_minutes") or 30)
@@ -182,7 +175,7 @@ class CrmConnector(Connector):
         if "t" not in written.ids:
             raise written.errors.get("t") or FatalError("the CRM did not create the to-do")
         external_ref_link(connection, "client_request_task", request.pk, written.ids["t"])
-        return PushResult(ok=True, external_id=written.ids["t"])
+        return PushResult(ok=True)  # the to-do's id is not the request's deal: linked above under its own kind
 
     def _push_notes(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
         deals = dict(CrmDealState.objects.filter(pk__in=[r.target_id for r in rows], connection=connection)

@@ -173,6 +173,8 @@ def _incoming_message(message: Any) -> dict[str, Any] | None:
     if not isinstance(message.get("text"), str) and contact is None:
         return None  # neither text nor a shared contact (a photo, a sticker…): kept as a raw update
     sender, chat = _user_id(message.get("from")), message.get("chat")
+    if isinstance(chat, dict) and chat.get("type", "private") != "private":
+        return None  # a group the bot was added to: kept raw, not a client's dialog with the bot
     chat_id_ = _user_id(chat)  # a Chat has an integer id like a User
     if not sender or not chat_id_ or not isinstance(message.get("message_id"), int):
         return None

@@ -86,5 +86,9 @@ def consent_withdraw(*, purpose: str, channel: str, contact: Contact | None = No
     return count
 
 
-def consent_is_active(contact: Contact, purpose: str) -> bool:
-    return ConsentRecord.objects.filter(contact=contact, purpose=purpose, withdrawn_at__isnull=True).exists()
+def consent_is_active(contact: Contact | None, purpose: str, *, subject_kind: str = "", subject_id: str = "") -> bool:
+    """Given by the contact, or by the subject (a chat id) before anyone knew who they are."""
+    active = ConsentRecord.objects.filter(purpose=purpose, withdrawn_at__isnull=True)
+    if subject_kind and subject_id and active.filter(subject_kind=subject_kind, subject_id=subject_id).exists():
+        return True
+    return contact is not None and active.filter(contact=contact).exists()

@@ -285,9 +285,11 @@ def contact_merge(survivor: Contact, duplicate: Contact) -> Contact:
         else:
             _repoint(rel.related_model, rel.field.name, duplicate, survivor)
     ExternalRef.objects.filter(kind="contact", local_id=duplicate.pk).update(local_id=survivor.pk)
-    Outbox.objects.filter(target_kind="contact", target_id=duplicate.pk,
-                          status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED]).update(
-        status=Outbox.Status.SKIPPED, last_error="merged into another contact")
+    unsent = Outbox.objects.filter(target_kind="contact", target_id=duplicate.pk,
+                                   status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED])
+    unsent.filter(action__endswith=".upsert").update(status=Outbox.Status.SKIPPED,
+                                                     last_error="merged into another contact")
+    unsent.exclude(action__endswith=".upsert").update(target_id=survivor.pk)  # events (chat notes) still go
     for name in (*CONTACT_FIELDS, "phone", "email"):
         if getattr(survivor, name) in ("", None) and getattr(duplicate, name) not in ("", None):
             setattr(survivor, name, getattr(duplicate, name))

@@ -1,6 +1,7 @@
 """Bot and chat messages, stored once per (channel, chat, direction, message id), and copied to
-the contact's CRM timeline in bursts (one note per contact per few seconds, not one per line:
-a chatty client must not eat the CRM's rate limit)."""
+the contact's CRM timeline in bursts (lines join the contact's note that is still waiting, so
+a chatty client makes one note per ``HUB_DIALOG_NOTE_DELAY``, not one per line, and does not eat
+the CRM's rate limit)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hub.models import Contact, DialogMessage
+from hub.models import Contact, DialogMessage, Outbox
 from hub.services.outbox import outbox_publish
 
 NOTE = "dialog.note"
@@ -57,8 +58,16 @@ def dialog_messages_attach(channel: str, chat_id: str, contact: Contact) -> int:
 
 
 def _to_timeline(contact_id: int, message_ids: list[int]) -> None:
-    delay = dt.timedelta(seconds=settings.HUB_DIALOG_NOTE_DELAY)
-    outbox_publish(NOTE, "contact", contact_id, {"messages": message_ids}, not_before=timezone.now() + delay)
+    """Lines join the contact's note still waiting to go (one per CRM); only when none waits
+    does a new one start, held back so that what the client writes next joins it."""
+    waiting = list(Outbox.objects.select_for_update(skip_locked=True)  # a row being sent is left alone
+                   .filter(action=NOTE, target_kind="contact", target_id=contact_id, status=Outbox.Status.PENDING))
+    for row in waiting:
+        row.payload = {**row.payload, "messages": [*row.payload.get("messages", []), *message_ids]}
+        row.save(update_fields=["payload"])
+    if not waiting:
+        delay = dt.timedelta(seconds=settings.HUB_DIALOG_NOTE_DELAY)
+        outbox_publish(NOTE, "contact", contact_id, {"messages": message_ids}, not_before=timezone.now() + delay)
 
 
 def dialog_note_text(message_ids: list[int], tz: dt.tzinfo | None = None) -> str:

@@ -155,9 +155,10 @@ def _sender(address_kind: str, address: str) -> tuple[str, Contact | None]:
 
 
 def message_incoming(connection: Connection | None, channel: str, *, address_kind: str, address: str, text: str,
-                     data: str = "", provider_id: str = "") -> Any:
+                     data: str = "", provider_id: str = "", surveys: bool = True) -> Any:
     """A client wrote (or pressed a button): kept in the dialog history; STOP withdraws marketing
-    consent at once; a score or a button answers their open NPS survey."""
+    consent at once; a score or a button answers their open NPS survey (unless ``surveys`` is
+    off: a bot is waiting for this answer itself)."""
     value, contact = _sender(address_kind, address)
     dialog_message_record(channel=channel, chat_id=value, direction=DialogMessage.Direction.IN, text=text or data,
                           contact=contact, external_id=provider_id, payload={"data": data} if data else {})
@@ -171,7 +172,7 @@ def message_incoming(connection: Connection | None, channel: str, *, address_kin
         outcome["opted_out"] = withdrawn
         answer = STOPPED_TEXT
     else:
-        answer = nps_reply(contact, channel, text=text, data=data) if contact or data else ""
+        answer = nps_reply(contact, channel, text=text, data=data) if surveys and (contact or data) else ""
         outcome["nps"] = bool(answer)
     if answer and connection is not None:
         message_reply(connection, channel, address, answer, contact=contact,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -13,9 +14,10 @@ from django.utils import timezone
 from bookings.models import Booking, Reservation, Resource
 from bots.models import BotChat, BotText
 from bots.services.conversation import BotInput, bot_receive
-from hub.models import ClientRequest, ConsentRecord, Contact, ContactIdentity, DialogMessage
+from hub.models import ClientRequest, ConsentRecord, ConsentText, Contact, ContactIdentity, DialogMessage
 from hub.models.consent import Purpose
 from hub.services.connections import connection_upsert
+from hub.services.consent import consent_text_publish
 from hub.services.contacts import ContactData, contact_upsert
 from loyalty.services.ledger import ledger_earn
 from mailings.models import Message
@@ -62,7 +64,9 @@ class Client:
         return self._send(text=text)
 
     def presses(self, data: str) -> str:
-        return self._send(data=data)
+        """The button with this data (or this prefix: consent buttons carry the text's id)."""
+        shown = [b for m in reversed(self.answers()) for b in buttons(m)]
+        return self._send(data=next((b for b in shown if b == data or b.startswith(f"{data}:")), data))
 
     def shares(self, phone: str, owner: str | None = None) -> str:
         return self._send(phone=phone, phone_user_id=owner or self.user_id)
@@ -88,11 +92,12 @@ def register(client: Client, marketing: bool = True) -> None:
 def test_nothing_happens_before_personal_data_consent(bot):
     client = Client(bot)
     assert client.writes("Привет, сколько у меня бонусов?") == BotChat.State.AWAIT_CONSENT
-    asked = client.last()
-    assert "Согласен на обработку ПДн." in asked.text and "редакция 1" in asked.text
-    assert buttons(asked) == ["pd:yes", "pd:no"]
+    document, asked = client.answers()
+    assert document.text == "Согласен на обработку ПДн." and "редакция 1" in asked.text
+    text_id = ConsentText.objects.get(purpose=Purpose.PERSONAL_DATA).pk
+    assert buttons(asked) == [f"pd:yes:{text_id}", "pd:no"]
     client.presses("menu:balance")  # a stale menu button does not get past the consent
-    assert buttons(client.last()) == ["pd:yes", "pd:no"]
+    assert buttons(client.last()) == [f"pd:yes:{text_id}", "pd:no"]
     client.presses("pd:no")
     assert "Без согласия" in client.last().text
     assert not Contact.objects.exists() and not ConsentRecord.objects.exists()
@@ -102,7 +107,9 @@ def test_consents_are_recorded_separately_with_the_text_version(bot):
     client = Client(bot)
     client.writes("/start")
     assert client.presses("pd:yes") == BotChat.State.AWAIT_MARKETING
-    assert buttons(client.last()) == ["mk:yes", "mk:no"]
+    marketing = ConsentText.objects.get(purpose=Purpose.MARKETING)
+    assert buttons(client.last()) == [f"mk:yes:{marketing.pk}", "mk:no"]
+    assert "Согласен на рассылки." in client.last().text
     record = ConsentRecord.objects.get(purpose=Purpose.PERSONAL_DATA)
     assert (record.subject_kind, record.subject_id, record.channel, record.method) == (
         "telegram", USER, "telegram", ConsentRecord.Method.BUTTON)
@@ -242,3 +249,46 @@ def test_without_a_published_consent_text_the_bot_says_it_is_not_ready(db):
     client = Client(connection)
     client.writes("/start")
     assert "не настроен" in client.last().text
+
+
+def test_consent_is_recorded_for_the_version_the_client_saw(bot):
+    client = Client(bot)
+    client.writes("/start")
+    shown = client.last()
+    consent_text_publish(purpose=Purpose.PERSONAL_DATA, version="2", text="Новая редакция.", operator_name="ООО Парк")
+    client._send(data=buttons(shown)[0])  # the button under version 1, pressed after version 2 came out
+    assert not ConsentRecord.objects.exists()
+    assert "Новая редакция." in [m.text for m in client.answers()]  # shown the new text instead
+    assert client.presses("pd:yes") == BotChat.State.AWAIT_MARKETING
+    assert ConsentRecord.objects.get().text_version == "2"
+
+
+def test_a_long_consent_document_is_sent_whole_in_parts(bot):
+    consent_text_publish(purpose=Purpose.PERSONAL_DATA, version="9", text="а" * 8000, operator_name="ООО Парк")
+    client = Client(bot)
+    client.writes("/start")
+    parts = [m.text for m in client.answers()[:-1]]
+    assert "".join(parts) == "а" * 8000 and all(len(p) <= 4096 for p in parts)
+
+
+def test_telegram_numbers_come_without_plus_and_may_be_foreign(bot):
+    client = Client(bot)
+    client.writes("/start")
+    client.presses("pd:yes")
+    client.presses("mk:no")
+    client.shares("380501234567")
+    assert Contact.objects.get().phone == "+380501234567"
+
+
+def test_vk_code_step_tells_a_new_number_from_a_code(vk_bot, sms):
+    client = Client(vk_bot, user_id="779")
+    client.writes("Начать")
+    client.presses("pd:yes")
+    client.presses("mk:no")
+    client.writes("+7 916 123-45-67")
+    assert client.writes("код не пришёл") == BotChat.State.AWAIT_CODE
+    assert "6 цифр" in client.last().text
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + dt.timedelta(minutes=2)):
+        assert client.writes("+7 916 765-43-21") == BotChat.State.AWAIT_CODE  # a new number, not a wrong code
+    assert BotChat.objects.get().phone == "+79167654321"
+    assert Message.objects.filter(connection=sms).count() == 2

@@ -8,7 +8,7 @@ from unittest import mock
 
 from django.utils import timezone
 
-from hub.models import Contact
+from hub.models import ConsentText, Contact
 from hub.services.connections import connection_upsert
 from hub.services.inbox import inbox_ingest
 from mailings.ports import INCOMING
@@ -42,7 +42,8 @@ def _later(minutes: int = 2):
 def test_the_chat_reaches_the_crm_timeline_as_one_note_and_the_question_as_a_task(crm, consent_texts):
     bot, _ = connection_upsert(name="Бот", system="telegram", base_url="http://127.0.0.1:9",
                                credentials={"token": "1:x"}, enabled=False)  # its own sends are not under test
-    _converse(bot, [{"text": "/start"}, {"data": "pd:yes"}, {"data": "mk:no"},
+    pd = ConsentText.objects.get(purpose="personal_data").pk
+    _converse(bot, [{"text": "/start"}, {"data": f"pd:yes:{pd}"}, {"data": "mk:no"},
                     {"phone": "+79161230000"}, {"data": "menu:manager"},
                     {"text": "Хочу отметить день рождения сына"}])
     drain_outbox()  # the client's card goes now; the chat waits to be gathered

@@ -34,16 +34,18 @@ def test_a_client_registers_through_the_bot_and_sees_the_menu(telegram, live_ser
     telegram.hook_to(live_server)
     assert telegram.reply(str(USER), "/start") == 200
     drain_outbox()
-    consent = _said(telegram)[-1]
-    assert consent["chat_id"] == USER and "Согласен на обработку ПДн." in consent["text"]
-    assert _inline(consent) == ["pd:yes", "pd:no"]
+    document, consent = _said(telegram)
+    assert consent["chat_id"] == USER and document["text"] == "Согласен на обработку ПДн."
+    agree, disagree = _inline(consent)
+    assert agree.startswith("pd:yes:") and disagree == "pd:no"
     assert not Contact.objects.exists()
 
-    assert telegram.press(str(USER), "pd:yes") == 200
+    assert telegram.press(str(USER), agree) == 200
     drain_outbox()
     assert len(telegram.state()["callback_answers"]) == 1  # the button's spinner stopped
-    assert _inline(_said(telegram)[-1]) == ["mk:yes", "mk:no"]
-    telegram.press(str(USER), "mk:yes")
+    yes, no = _inline(_said(telegram)[-1])
+    assert yes.startswith("mk:yes:") and no == "mk:no"
+    telegram.press(str(USER), yes)
     drain_outbox()
     keyboard = _said(telegram)[-1]["reply_markup"]
     assert keyboard["keyboard"][0][0]["request_contact"] is True and keyboard["one_time_keyboard"] is True
@@ -76,7 +78,7 @@ def test_a_redelivered_update_is_answered_once(telegram, live_server, consent_te
         assert answer.status_code == 200
     drain_outbox()
     assert Inbox.objects.filter(connection=telegram.connection).count() == 1
-    assert len(_said(telegram)) == 1
+    assert len(_said(telegram)) == 2  # the document and the question, once
     assert BotChat.objects.get().state == BotChat.State.AWAIT_CONSENT
 
 
