@@ -285,7 +285,8 @@ def test_the_same_person_via_the_bot_tilda_and_lime_is_one_contact(tilda, proces
     bot, _ = connection_upsert(name="Бот", system="telegram", base_url="http://127.0.0.1:9",
                                credentials={"token": "1:x"}, enabled=False)
     user = "500000000777"
-    for n, step in enumerate([{"text": "/start"}, {"data": "pd:yes"}, {"data": "mk:no"},
+    agree = f"pd:yes:{ConsentText.objects.get(purpose='personal_data').pk}"  # the button carries the text's id
+    for n, step in enumerate([{"text": "/start"}, {"data": agree}, {"data": "mk:no"},
                               {"phone": "+" + client["phoneNumber"]}], start=1):
         payload = {"address_kind": "telegram", "address": user, "provider_id": str(n), "first_name": "Павел",
                    "text": step.get("text", ""), "data": step.get("data", "")}
