@@ -74,6 +74,8 @@ class Command(BaseCommand):
         connection_upsert(name="Демо: Telegram-бот", system="telegram", base_url="http://127.0.0.1:8106",
                           key="demo-telegram",
                           credentials={"token": "100200:demo-bot-token", "webhook_secret": "demo-tg-secret"})
+        connection_upsert(name="Демо: сайт на Tilda", system="tilda", key="demo-tilda",
+                          credentials={"api_key": "demo-tilda-key"}, settings={"forms": {"callback": "callback"}})
         connection_upsert(name="Демо: почта (письма в var/mail)", system="email",
                           settings={"backend": "django.core.mail.backends.filebased.EmailBackend",
                                     "file_path": str(settings.VAR_DIR / "mail"), "from_email": "park@example.com"})
