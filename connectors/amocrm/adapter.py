@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from connectors.amocrm import mapping
@@ -32,26 +33,37 @@ class AmoCRMAdapter:
         updates = [(k, b) for k, b in rows if "id" in b]
         chunks = [("POST", creates[i:i + self.batch]) for i in range(0, len(creates), self.batch)]
         chunks += [("PATCH", updates[i:i + self.batch]) for i in range(0, len(updates), self.batch)]
+
+        def send(method: str, chunk: list[tuple[str, dict[str, Any]]]) -> None:
+            if method == "POST":
+                answer = self.client.send("POST", f"/api/v4/{entity}", [{**b, "request_id": k} for k, b in chunk])
+                for item in (answer or {}).get("_embedded", {}).get(embedded or entity, []):
+                    written.ids[str(item.get("request_id"))] = str(item["id"])
+            else:
+                self.client.send("PATCH", f"/api/v4/{entity}", [b for _, b in chunk])
+                written.ids.update({k: str(b["id"]) for k, b in chunk})
+
+        return self._in_chunks(chunks, send, written, entity)
+
+    def _in_chunks(self, chunks: list[tuple[str, list[tuple[str, Any]]]],
+                   send: Callable[[str, list[tuple[str, Any]]], None], written: Written, what: str) -> Written:
+        """Send each (method, chunk); a failed request fails its own keys, and after a retryable
+        failure (limit, outage) the rest is not tried now. Keys left unanswered are errors."""
         stop: Exception | None = None
         for method, chunk in chunks:
             if stop is not None:
                 written.errors.update({k: stop for k, _ in chunk})
                 continue
             try:
-                if method == "POST":
-                    answer = self.client.send("POST", f"/api/v4/{entity}", [{**b, "request_id": k} for k, b in chunk])
-                    for item in (answer or {}).get("_embedded", {}).get(embedded or entity, []):
-                        written.ids[str(item.get("request_id"))] = str(item["id"])
-                else:
-                    self.client.send("PATCH", f"/api/v4/{entity}", [b for _, b in chunk])
-                    written.ids.update({k: str(b["id"]) for k, b in chunk})
+                send(method, chunk)
             except SyncError as exc:
-                written.errors.update({k: exc for k, _ in chunk})
+                written.errors.update({k: exc for k, _ in chunk if k not in written.ids and k not in written.errors})
                 if exc.retryable:
                     stop = exc
-        for key, _ in rows:
-            if key not in written.ids and key not in written.errors:
-                written.errors[key] = FatalError(f"amoCRM did not answer for {entity} {key}")
+        for _, chunk in chunks:
+            for key, _ in chunk:
+                if key not in written.ids and key not in written.errors:
+                    written.errors[key] = FatalError(f"amoCRM did not answer for {what} {key}")
         return written
 
     def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> Written:
@@ -128,22 +140,8 @@ class AmoCRMAdapter:
             else:
                 rows.append((key, mapping.task_to_amo(task, owner, task_type)))
         size = min(self.batch, ITEM_BATCH)
-        stop: Exception | None = None
-        for start in range(0, len(rows), size):
-            chunk = rows[start:start + size]
-            if stop is not None:
-                written.errors.update({k: stop for k, _ in chunk})
-                continue
-            try:
-                self._post_tasks(chunk, written)
-            except SyncError as exc:
-                written.errors.update({k: exc for k, _ in chunk if k not in written.ids and k not in written.errors})
-                if exc.retryable:
-                    stop = exc
-        for key, _ in items:
-            if key not in written.ids and key not in written.errors:
-                written.errors[key] = FatalError(f"amoCRM did not answer for task {key}")
-        return written
+        chunks = [("POST", rows[start:start + size]) for start in range(0, len(rows), size)]
+        return self._in_chunks(chunks, lambda _, chunk: self._post_tasks(chunk, written), written, "task")
 
     def _post_tasks(self, chunk: list[tuple[str, dict[str, Any]]], written: Written) -> None:
         for _ in range(REFUSALS):

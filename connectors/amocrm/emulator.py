@@ -37,6 +37,7 @@ import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -462,18 +463,10 @@ class AmoCRMEmulator(Emulator):
     def _notes_bulk(self, request: Request, entity: str, store: dict[int, dict[str, Any]]) -> Response:
         """Notes for many entities of one type: each item names its own in ``entity_id``."""
         items = self._json(request)
-        if not isinstance(items, list) or not items:
-            return problem(400, "Bad Request", "Request body must be a non-empty array")
-        if len(items) > MAX_BATCH:
-            return problem(400, "Bad Request", f"Maximum {MAX_BATCH} entities per request")
         with self.lock:
-            errors = []
-            for n, item in enumerate(items):
-                found = self._validate_note(item, n, store)
-                if found:
-                    errors.append({"request_id": self._request_id(item, n), "errors": found})
-            if errors:
-                return problem(400, "Bad Request", "Request validation failed", errors)
+            refused = self._bulk_refusal(items, lambda item, n: self._validate_note(item, n, store))
+            if refused is not None:
+                return refused
             created = []
             for n, item in enumerate(items):
                 fields = {k: v for k, v in item.items() if k not in ("request_id", "entity_id")}
@@ -495,6 +488,17 @@ class AmoCRMEmulator(Emulator):
             errors.append({"code": "NotFound", "path": "entity_id", "detail": "Entity not found"})
         return errors
 
+    def _bulk_refusal(self, items: Any, validate: Callable[[Any, int], list[dict[str, Any]]]) -> Response | None:
+        """amoCRM's answer to a bulk write it refuses as a whole (not an array, too many items,
+        or any one item invalid: none is created), else None."""
+        if not isinstance(items, list) or not items:
+            return problem(400, "Bad Request", "Request body must be a non-empty array")
+        if len(items) > MAX_BATCH:
+            return problem(400, "Bad Request", f"Maximum {MAX_BATCH} entities per request")
+        errors = [{"request_id": self._request_id(item, n), "errors": found}
+                  for n, item in enumerate(items) if (found := validate(item, n))]
+        return problem(400, "Bad Request", "Request validation failed", errors) if errors else None
+
     @staticmethod
     def _request_id(item: Any, n: int) -> str:
         """The client's ``request_id`` as sent; without one, the item's position."""
@@ -512,18 +516,10 @@ class AmoCRMEmulator(Emulator):
             with self.lock:
                 return self._page(request, "tasks", list(self.tasks.values()))
         items = self._json(request)
-        if not isinstance(items, list) or not items:
-            return problem(400, "Bad Request", "Request body must be a non-empty array")
-        if len(items) > MAX_BATCH:
-            return problem(400, "Bad Request", f"Maximum {MAX_BATCH} entities per request")
         with self.lock:
-            errors = []
-            for n, item in enumerate(items):
-                found = self._validate_task(item, n)
-                if found:
-                    errors.append({"request_id": self._request_id(item, n), "errors": found})
-            if errors:  # one bad task and none of the request is created, as for every amoCRM write
-                return problem(400, "Bad Request", "Request validation failed", errors)
+            refused = self._bulk_refusal(items, self._validate_task)
+            if refused is not None:
+                return refused
             answer = []
             now = int(time.time())
             for n, item in enumerate(items):

@@ -82,10 +82,14 @@ def buttons(message: Message) -> list[str]:
     return [b["data"] for row in message.buttons for b in row]
 
 
-def register(client: Client, marketing: bool = True) -> None:
-    client.writes("/start")
+def consents(client: Client, marketing: bool = True, first: str = "/start") -> None:
+    client.writes(first)
     client.presses("pd:yes")
     client.presses("mk:yes" if marketing else "mk:no")
+
+
+def register(client: Client, marketing: bool = True) -> None:
+    consents(client, marketing)
     client.shares(PHONE)
 
 
@@ -122,9 +126,7 @@ def test_consents_are_recorded_separately_with_the_text_version(bot):
 
 def test_a_shared_contact_of_someone_else_is_not_accepted(bot):
     client = Client(bot)
-    client.writes("/start")
-    client.presses("pd:yes")
-    client.presses("mk:yes")
+    consents(client)
     assert client.shares("+79990000000", owner="42") == BotChat.State.AWAIT_PHONE
     assert "своим номером" in client.last().text
     assert not Contact.objects.exists()
@@ -159,9 +161,7 @@ def test_a_known_client_is_found_by_phone_and_keeps_the_business_s_names(bot):
 
 def test_vk_registration_confirms_the_typed_phone_with_an_sms_code(vk_bot, sms):
     client = Client(vk_bot, user_id="777")
-    client.writes("Начать")
-    client.presses("pd:yes")
-    client.presses("mk:no")
+    consents(client, marketing=False, first="Начать")
     assert "Напишите ваш номер" in client.last().text
     assert client.writes("мой номер 123") == BotChat.State.AWAIT_PHONE
     assert "Не получилось разобрать" in client.last().text
@@ -181,9 +181,7 @@ def test_vk_registration_confirms_the_typed_phone_with_an_sms_code(vk_bot, sms):
 
 def test_vk_client_may_give_another_number_while_waiting_for_the_code(vk_bot, sms):
     client = Client(vk_bot, user_id="778")
-    client.writes("Начать")
-    client.presses("pd:yes")
-    client.presses("mk:no")
+    consents(client, marketing=False, first="Начать")
     client.writes("+7 916 123-45-67")
     assert client.writes("другой номер") == BotChat.State.AWAIT_PHONE
     assert BotChat.objects.get().phone == ""
@@ -273,18 +271,14 @@ def test_a_long_consent_document_is_sent_whole_in_parts(bot):
 
 def test_telegram_numbers_come_without_plus_and_may_be_foreign(bot):
     client = Client(bot)
-    client.writes("/start")
-    client.presses("pd:yes")
-    client.presses("mk:no")
+    consents(client, marketing=False)
     client.shares("380501234567")
     assert Contact.objects.get().phone == "+380501234567"
 
 
 def test_vk_code_step_tells_a_new_number_from_a_code(vk_bot, sms):
     client = Client(vk_bot, user_id="779")
-    client.writes("Начать")
-    client.presses("pd:yes")
-    client.presses("mk:no")
+    consents(client, marketing=False, first="Начать")
     client.writes("+7 916 123-45-67")
     assert client.writes("код не пришёл") == BotChat.State.AWAIT_CODE
     assert "6 цифр" in client.last().text
