@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from hub.models import ConsentRecord, Contact, ContactIdentity, ContactRelation, Purchase
-from hub.services.contacts import contact_resolve
+from hub.services.contacts import contact_by_identity
 from hub.services.normalize import phone_normalize
 from loyalty.models import Entry
 from loyalty.selectors import Balance, balance_for, history_for
@@ -40,11 +40,7 @@ def contact_by_phone(phone: str) -> Contact | None:
         phone = phone_normalize(str(phone or "")[:64])
     except ValidationError:
         return None
-    identity = (ContactIdentity.objects.select_related("contact")
-                .filter(kind=ContactIdentity.Kind.PHONE, value=phone).first())
-    if identity is not None:
-        return contact_resolve(identity.contact)
-    return Contact.objects.filter(phone=phone, merged_into__isnull=True).order_by("pk").first()
+    return contact_by_identity(ContactIdentity.Kind.PHONE, phone)
 
 
 def active_consents(contact: Contact) -> list[ConsentRecord]:

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 
 from bots.models import BotChat
 from bots.services.menu import balance_context, bookings_context
@@ -20,7 +19,13 @@ from hub.models import Connection, ConsentRecord, ConsentText, ContactIdentity, 
 from hub.models.consent import Purpose
 from hub.models.requests import ClientRequest
 from hub.services.consent import consent_grant, consent_is_active, consent_text_current
-from hub.services.contacts import ContactData, contact_publish, contact_resolve, contact_upsert
+from hub.services.contacts import (
+    ContactData,
+    contact_by_identity,
+    contact_publish,
+    contact_resolve,
+    contact_upsert,
+)
 from hub.services.dialogs import dialog_message_record, dialog_messages_attach, dialog_note_text
 from hub.services.normalize import phone_normalize
 from hub.services.requests import client_request_create
@@ -286,8 +291,7 @@ def _register(turn: _Turn, raw_phone: str) -> None:
     except ValidationError:
         _ask_phone(turn, "phone_invalid")
         return
-    known = ContactIdentity.objects.filter(Q(kind=ContactIdentity.Kind.PHONE, value=phone)
-                                           | Q(kind=chat.channel, value=chat.user_id)).exists()
+    known = contact_by_identity(ContactIdentity.Kind.PHONE, phone) or contact_by_identity(chat.channel, chat.user_id)
     data = ContactData(phones=[phone], messengers={chat.channel: chat.user_id},
                        **({} if known else {"first_name": chat.first_name, "last_name": chat.last_name}))
     contact, _ = contact_upsert(data)

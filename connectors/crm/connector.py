@@ -108,18 +108,20 @@ class CrmConnector(Connector):
     def _push_dialogs(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
         """Chat lines to the contact's timeline: every row of one contact in this batch makes a
         single note."""
-        by_contact: dict[int, list[Outbox]] = {}
+        contacts = Contact.objects.in_bulk([row.target_id for row in rows])
+        by_contact: dict[int, tuple[Contact, list[Outbox]]] = {}
         results: dict[int, PushResult] = {}
         for row in rows:
-            contact = Contact.objects.filter(pk=row.target_id).first()
+            contact = contacts.get(row.target_id)
             if contact is None:
                 results[row.pk] = PushResult(ok=False, retryable=False, error="contact no longer exists")
                 continue
-            by_contact.setdefault(contact_resolve(contact).pk, []).append(row)
-        for contact_id, contact_rows in by_contact.items():
+            contact = contact_resolve(contact)
+            by_contact.setdefault(contact.pk, (contact, []))[1].append(row)
+        for contact, contact_rows in by_contact.values():
             ids = sorted({int(i) for row in contact_rows for i in row.payload.get("messages") or []})
             try:  # one call per contact: a failure (a card deleted in the CRM) holds back only its own lines
-                external_id = self._ensure_contact(connection, port, Contact.objects.get(pk=contact_id))
+                external_id = self._ensure_contact(connection, port, contact)
                 port.add_notes([("contact", external_id, dialog_note_text(ids, ZoneInfo(connection.time_zone)))])
             except SyncError as exc:
                 results.update({row.pk: self._failure(exc) for row in contact_rows})

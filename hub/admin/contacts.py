@@ -2,7 +2,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from hub.models import Card, ConsentRecord, ConsentText, Contact, ContactIdentity, ContactRelation, DialogMessage
+from hub.models import (
+    Card,
+    ClientRequest,
+    ConsentRecord,
+    ConsentText,
+    Contact,
+    ContactIdentity,
+    ContactRelation,
+    DialogMessage,
+)
 from hub.services.consent import consent_withdraw
 from hub.services.contacts import contact_changed, contact_merge
 from hub.services.normalize import email_normalize, phone_normalize
@@ -158,3 +167,17 @@ class DialogMessageAdmin(admin.ModelAdmin):
     search_fields = ("text", "chat_id", "contact__phone")
     date_hierarchy = "sent_at"
     autocomplete_fields = ("contact",)
+
+
+@admin.register(ClientRequest)
+class ClientRequestAdmin(admin.ModelAdmin):
+    """What clients asked through bots and sites; the CRM deal or to-do is in the outbox."""
+
+    list_display = ("created_at", "kind", "source", "contact", "title")
+    list_filter = ("kind", "source")
+    search_fields = ("title", "text", "contact__phone")
+    date_hierarchy = "created_at"
+    readonly_fields = ("kind", "key", "contact", "source", "origin", "title", "text", "payload", "created_at")
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False

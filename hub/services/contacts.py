@@ -69,6 +69,17 @@ def contact_resolve(contact: Contact) -> Contact:
     return contact
 
 
+def contact_by_identity(kind: str, value: str) -> Contact | None:
+    """Who owns this phone / e-mail / messenger id (already normalised), following merges; for
+    a phone also a contact whose primary phone it is without an identity row."""
+    identity = ContactIdentity.objects.select_related("contact").filter(kind=kind, value=value).first()
+    if identity is not None:
+        return contact_resolve(identity.contact)
+    if kind != ContactIdentity.Kind.PHONE:
+        return None
+    return Contact.objects.filter(phone=value, merged_into__isnull=True).order_by("pk").first()
+
+
 def contact_for_ref(connection: Connection, external_id: str | int | None,
                     category: str = Contact.Category.ADULT) -> Contact | None:
     """The contact behind their id; a stub when they mention someone we have not pulled

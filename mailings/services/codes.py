@@ -26,7 +26,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from hub.locks import LockTimeout, named_lock
 from hub.models import Contact, ContactIdentity
-from hub.services.contacts import contact_resolve
+from hub.services.contacts import contact_by_identity
 from hub.services.normalize import phone_normalize
 from mailings.models import Channel, Message, OneTimeCode
 from mailings.services.outgoing import message_reply
@@ -92,17 +92,9 @@ def _locked(until: dt.datetime, now: dt.datetime) -> CodeThrottled:
     return CodeThrottled(f"Слишком много неверных кодов. Попробуйте снова через {-(-wait // 60)} мин.", wait)
 
 
-def _contact_by_phone(phone: str) -> Contact | None:
-    identity = (ContactIdentity.objects.select_related("contact")
-                .filter(kind=ContactIdentity.Kind.PHONE, value=phone).first())
-    if identity is not None:
-        return contact_resolve(identity.contact)
-    return Contact.objects.filter(phone=phone, merged_into__isnull=True).order_by("pk").first()
-
-
 def _route(phone: str, via: str) -> tuple[str, Contact | None]:
     """The address to send to and the contact it belongs to (if any), or why there is none."""
-    contact = _contact_by_phone(phone)
+    contact = contact_by_identity(ContactIdentity.Kind.PHONE, phone)
     if via == Channel.SMS:
         return phone, contact
     chat = None

@@ -19,6 +19,7 @@ from hub.models import Connection, Contact, ContactIdentity
 from hub.models.consent import Purpose
 from hub.models.dialogs import DialogMessage
 from hub.services.consent import consent_withdraw
+from hub.services.contacts import contact_by_identity
 from hub.services.dialogs import dialog_message_record
 from hub.services.normalize import email_normalize, phone_normalize
 from mailings.models import Campaign, Message
@@ -148,10 +149,7 @@ def _sender(address_kind: str, address: str) -> tuple[str, Contact | None]:
             value = email_normalize(value)
     except Exception:  # noqa: BLE001 - an unreadable sender is kept as given
         return value, None
-    identity = ContactIdentity.objects.select_related("contact").filter(kind=address_kind, value=value).first()
-    contact = identity.contact if identity else Contact.objects.filter(
-        phone=value, merged_into__isnull=True).first() if address_kind == ContactIdentity.Kind.PHONE else None
-    return value, contact
+    return value, contact_by_identity(address_kind, value)
 
 
 def message_incoming(connection: Connection | None, channel: str, *, address_kind: str, address: str, text: str,
