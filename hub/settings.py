@@ -79,11 +79,13 @@ INSTALLED_APPS = [
     "connectors.vk",
     "connectors.email",
     "connectors.tilda",
+    "connectors.site",
     "loyalty",
     "bookings",
     "mailings",
     "bots",
     "cabinet",
+    "events",
 ]
 
 MIDDLEWARE = [

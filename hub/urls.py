@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from connectors.crm.views import crm_routing
+from events.setup_views import event_setup_page
+from events.views import event_report_view
 from hub.views.health import healthz
 from hub.views.webhooks import webhook_receive
 from mailings.views import nps_page, unsubscribe_page
@@ -16,6 +18,8 @@ urlpatterns = [
     path("m/nps/<slug:token>/", nps_page, name="nps"),
     path("m/unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
     path("admin/crm/<int:pk>/routing/", crm_routing, name="crm_routing"),
+    path("admin/events/report/", event_report_view, name="events_report"),
+    path("admin/crm/<int:pk>/events/", event_setup_page, name="events_setup"),
     path("cabinet/", include("cabinet.urls")),
     path("api/cabinet/", include("cabinet.api_urls")),
     path("admin/", admin.site.urls),

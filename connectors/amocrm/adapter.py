@@ -14,7 +14,7 @@ from hub.sync.errors import FatalError, SyncError
 
 MAX_BATCH = 250
 ITEM_BATCH = 50  # tasks and notes per request: amoCRM recommends ≤ 50
-REFUSALS = 3  # a task batch with refused items is sent again without them at most this often
+REFUSALS = 3  # a batch with refused items is sent again without them at most this often
 
 
 class AmoCRMAdapter:
@@ -24,26 +24,58 @@ class AmoCRMAdapter:
         self.batch = max(1, min(int(connection.settings.get("batch_size", 50)), MAX_BATCH))
         self.field_ids: dict[str, str] = connection.settings.get("fields", {})
 
-    def _write(self, entity: str, rows: list[tuple[str, dict[str, Any]]], embedded: str = "") -> Written:
+    def _write(self, entity: str, rows: list[tuple[str, dict[str, Any]]], embedded: str = "",
+               drop_refused: bool = False) -> Written:
         """Creates in POST batches, updates in PATCH batches. amoCRM applies a request whole
         or not at all, so a failed request fails its own keys; after a retryable failure
-        (limit, outage) the rest is not tried now."""
+        (limit, outage) the rest is not tried now. With ``drop_refused`` the items amoCRM names
+        as invalid fail alone and the rest of their request is sent again."""
         written = Written()
         creates = [(k, b) for k, b in rows if "id" not in b]
         updates = [(k, b) for k, b in rows if "id" in b]
         chunks = [("POST", creates[i:i + self.batch]) for i in range(0, len(creates), self.batch)]
         chunks += [("PATCH", updates[i:i + self.batch]) for i in range(0, len(updates), self.batch)]
+        path = f"/api/v4/{entity}"
 
         def send(method: str, chunk: list[tuple[str, dict[str, Any]]]) -> None:
-            if method == "POST":
-                answer = self.client.send("POST", f"/api/v4/{entity}", [{**b, "request_id": k} for k, b in chunk])
-                for item in (answer or {}).get("_embedded", {}).get(embedded or entity, []):
-                    written.ids[str(item.get("request_id"))] = str(item["id"])
+            if drop_refused:
+                chunk, answer = self._send_refusable(method, path, chunk, written, entity)
+            elif method == "POST":
+                answer = self.client.send(method, path, [{**b, "request_id": k} for k, b in chunk])
             else:
-                self.client.send("PATCH", f"/api/v4/{entity}", [b for _, b in chunk])
+                answer = self.client.send(method, path, [b for _, b in chunk])
+            if method == "POST":
+                sent = {k for k, _ in chunk}
+                for item in (answer or {}).get("_embedded", {}).get(embedded or entity, []):
+                    if not drop_refused or str(item.get("request_id")) in sent:
+                        written.ids[str(item.get("request_id"))] = str(item["id"])
+            else:
                 written.ids.update({k: str(b["id"]) for k, b in chunk})
 
         return self._in_chunks(chunks, send, written, entity)
+
+    def _send_refusable(self, method: str, path: str, chunk: list[tuple[str, dict[str, Any]]], written: Written,
+                        what: str) -> tuple[list[tuple[str, dict[str, Any]]], Any]:
+        """Send items with ``request_id`` = key. amoCRM refuses a whole request for one bad item
+        (400 ``validation-errors`` by ``request_id``): those fail alone and the rest is sent again,
+        at most REFUSALS times. Returns the items accepted and amoCRM's answer."""
+        for _ in range(REFUSALS):
+            response = self.client.request(method, path, expected=(400,),
+                                           json=[{**body, "request_id": key} for key, body in chunk])
+            if response.status_code != 400:
+                return chunk, self.client.decode_json(response) or {}
+            try:
+                refused = mapping.rejected_request_ids(response.json())
+            except ValueError:
+                refused = {}
+            bad = {key for key, _ in chunk if key in refused}
+            if not bad:  # refused as a whole: nothing to drop
+                raise FatalError(self.client.error_message(response))
+            written.errors.update({key: FatalError(f"amoCRM refused this {what} item: {refused[key]}") for key in bad})
+            chunk = [(key, body) for key, body in chunk if key not in bad]
+            if not chunk:
+                return [], {}
+        raise FatalError(f"amoCRM kept refusing items of this {what} batch")
 
     def _in_chunks(self, chunks: list[tuple[str, list[tuple[str, Any]]]],
                    send: Callable[[str, list[tuple[str, Any]]], None], written: Written, what: str) -> Written:
@@ -70,12 +102,43 @@ class AmoCRMAdapter:
         return self._write("contacts", [(k, mapping.contact_to_amo(c, self.field_ids, ext)) for k, c, ext in items])
 
     def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
-        written = self._write("leads", [(k, mapping.deal_to_amo(d, self.field_ids, ext)) for k, d, ext in items])
+        rows, bad = self._rows(items, lambda deal, ext: mapping.deal_to_amo(deal, self.field_ids, ext))
+        written = self._write("leads", rows)
+        written.errors.update(bad)
         linked = [(key, written.ids[key], deal) for key, deal, _ in items
                   if key in written.ids and key not in written.errors]
         for key, error in self._link_products(linked).items():
             written.errors[key] = error  # the deal exists: kept; its product rows are retried
         return written
+
+    def set_deal_fields(self, items: list[tuple[str, str, dict[str, str]]]) -> Written:
+        """Only ``custom_fields_values`` in ``PATCH /api/v4/leads``, ``self.batch`` leads a request;
+        a lead amoCRM no longer has fails alone (its request is sent again without it)."""
+        def body(values: dict[str, str], deal_id: str) -> dict[str, Any]:
+            if not str(deal_id).isdigit():
+                raise ValueError(f"amoCRM deal id {deal_id!r} is not a number")
+            return {"id": int(deal_id), "custom_fields_values": mapping.deal_field_values(values)}
+
+        rows, bad = self._rows([(key, values, deal_id) for key, deal_id, values in items], body)
+        nothing = {key for key, row in rows if not row["custom_fields_values"]}  # no request for no change
+        written = self._write("leads", [(key, row) for key, row in rows if key not in nothing], drop_refused=True)
+        written.ids.update({key: str(row["id"]) for key, row in rows if key in nothing})
+        written.errors.update(bad)
+        return written
+
+    @staticmethod
+    def _rows(items: list[tuple[str, Any, Any]], build: Callable[[Any, Any], dict[str, Any]],
+              ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Exception]]:
+        """(key, item, their id) → request bodies; an item that cannot be written (an id that is
+        not a number) fails alone instead of failing the whole batch."""
+        rows: list[tuple[str, dict[str, Any]]] = []
+        bad: dict[str, Exception] = {}
+        for key, what, ext in items:
+            try:
+                rows.append((key, build(what, ext)))
+            except ValueError as exc:
+                bad[key] = FatalError(str(exc))
+        return rows, bad
 
     def _catalog(self) -> int | None:
         catalog = self.connection.settings.get("catalog_id")
@@ -144,28 +207,11 @@ class AmoCRMAdapter:
         return self._in_chunks(chunks, lambda _, chunk: self._post_tasks(chunk, written), written, "task")
 
     def _post_tasks(self, chunk: list[tuple[str, dict[str, Any]]], written: Written) -> None:
-        for _ in range(REFUSALS):
-            response = self.client.request("POST", "/api/v4/tasks", expected=(400,),
-                                           json=[{**body, "request_id": key} for key, body in chunk])
-            if response.status_code != 400:
-                answer = self.client.decode_json(response) or {}
-                sent = {key for key, _ in chunk}
-                for item in answer.get("_embedded", {}).get("tasks", []):
-                    if str(item.get("request_id")) in sent:  # an echo we did not send is not ours to claim
-                        written.ids[str(item["request_id"])] = str(item["id"])
-                return
-            try:
-                refused = mapping.rejected_request_ids(response.json())
-            except ValueError:
-                refused = {}
-            bad = {key for key, _ in chunk if key in refused}
-            if not bad:  # refused as a whole: nothing to drop
-                raise FatalError(self.client.error_message(response))
-            written.errors.update({key: FatalError(f"amoCRM refused the task: {refused[key]}") for key in bad})
-            chunk = [(key, body) for key, body in chunk if key not in bad]
-            if not chunk:
-                return
-        raise FatalError("amoCRM kept refusing tasks of this batch")
+        chunk, answer = self._send_refusable("POST", "/api/v4/tasks", chunk, written, "task")
+        sent = {key for key, _ in chunk}
+        for item in answer.get("_embedded", {}).get("tasks", []):
+            if str(item.get("request_id")) in sent:  # an echo we did not send is not ours to claim
+                written.ids[str(item["request_id"])] = str(item["id"])
 
     def _responsibles(self, tasks: list[CrmTask]) -> dict[tuple[str, str], str | Exception]:
         """(entity, their id) → the entity's responsible user, or why there is none (gone, or the

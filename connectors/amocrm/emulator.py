@@ -6,17 +6,18 @@
 - Limits: 7 requests/s per integration (token) and 50/s per account → 429 problem+json;
   after ``block_after`` 429s in a row the account is blocked: every call answers 403
   with an nginx HTML page until ``{"unblock": true}``.
-- Contacts, leads (+ ``/leads/complex`` ≤ 50), pipelines with statuses (142 won, 143
-  lost), links, notes (one entity's, and in bulk: ``POST /api/v4/{contacts|leads}/notes`` with
-  ``entity_id`` in each item), tasks (``GET|POST /api/v4/tasks``: ``text`` and ``complete_till``
-  required, the linked lead/contact must exist, types 1 call and 2 meeting, ``request_id``
-  echoed; without ``responsible_user_id`` the token's user — amocrm.ru/developers/content/
-  crm_platform/tasks-api, developers.kommo.com/reference/add-tasks), custom fields, catalogs; a write
-  with one invalid item is refused whole (400 ``validation-errors`` by ``request_id``); every
-  contact/lead/task has a ``responsible_user_id`` (its creator unless given); at most 250
-  entities per write; paging
-  with ``page``/``limit`` ≤ 250, ``_links.next``, 204 for an empty list;
-  ``application/hal+json`` answers, ``application/problem+json`` errors.
+- Contacts, leads (+ ``/leads/complex`` ≤ 50), pipelines 3001–3007 with statuses
+  ``pipeline*10+n`` (142 won, 143 lost), links, notes (one entity's, and in bulk:
+  ``POST /api/v4/{contacts|leads}/notes`` with ``entity_id`` in each item), tasks
+  (``GET|POST /api/v4/tasks``: ``text`` and ``complete_till`` required, the linked lead/contact
+  must exist, types 1 call and 2 meeting, ``request_id`` echoed; without ``responsible_user_id``
+  the token's user — amocrm.ru/developers/content/crm_platform/tasks-api,
+  developers.kommo.com/reference/add-tasks), custom fields, catalogs; a write with one invalid
+  item is refused whole (400 ``validation-errors`` by ``request_id``, e.g. a ``PATCH`` naming a
+  lead that is gone); a write changes only the custom fields it names (``"values": null``
+  empties one); every contact/lead/task has a ``responsible_user_id`` (its creator unless
+  given); at most 250 entities per write; paging with ``page``/``limit`` ≤ 250, ``_links.next``,
+  204 for an empty list; ``application/hal+json`` answers, ``application/problem+json`` errors.
 - Webhooks: every change (through the API too, as in amoCRM) is POSTed form-encoded in the
   legacy v2 format (``contacts[update][0][id]=…``, ``leads[status][0][status_id]=…``,
   ``account[subdomain]``) to the configured destination.
@@ -118,6 +119,10 @@ class AmoCRMEmulator(Emulator):
             self._pipeline(3002, "Покупки Лайм", False, ["Новая покупка"]),
             self._pipeline(3003, "Проходы", False, ["Проход"]),
             self._pipeline(3004, "Бронирования", False, ["Заявка", "Бронь запрошена", "Подтверждено"]),
+            self._pipeline(3005, "Идеи мероприятий", False, ["Идея", "Обсуждение", "Анонс готов"]),
+            self._pipeline(3006, "События", False, ["Новое событие", "Даты согласованы со спикером",
+                                                    "Назначен администратор"]),
+            self._pipeline(3007, "Продажи билетов", False, ["Новая продажа"]),
         ]
         self.catalogs = [{"id": 5001, "name": "Товары", "type": "products"}]
         self.catalog_elements: dict[int, dict[str, Any]] = {}
@@ -338,6 +343,9 @@ class AmoCRMEmulator(Emulator):
         for key, value in item.items():
             if key in ("id", "request_id", "created_at"):
                 continue
+            if key == "custom_fields_values" and isinstance(value, list):
+                row[key] = self._merge_fields(row.get(key) or [], value)
+                continue
             row[key] = value
         if entity == "contacts" and not row.get("name"):
             row["name"] = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
@@ -351,6 +359,20 @@ class AmoCRMEmulator(Emulator):
         if entity == "leads" and not create and old_status != row.get("status_id"):
             self._webhook(entity, "status", row, old_status=old_status)
         return row
+
+    @staticmethod
+    def _merge_fields(current: list[dict[str, Any]], sent: list[Any]) -> list[dict[str, Any]]:
+        """amoCRM changes only the fields a request names; ``"values": null`` (or []) clears one."""
+        merged = {f.get("field_id") or f.get("field_code"): f for f in current if isinstance(f, dict)}
+        for field in sent:
+            if not isinstance(field, dict):
+                continue
+            key = field.get("field_id") or field.get("field_code")
+            if field.get("values"):
+                merged[key] = field
+            else:
+                merged.pop(key, None)
+        return list(merged.values())
 
     def _first_status(self, pipeline_id: int) -> int:
         pipeline = next((p for p in self.pipelines if p["id"] == pipeline_id), self.pipelines[0])

@@ -30,6 +30,24 @@ Assumed (not in what could be read):
   every amoCRM write, the whole request is refused (nothing of it is created).
 - A string ``request_id`` comes back exactly as sent (the PHP client's remark that "the API does
   not take 0" is about its integer ids, which it starts at 1).
+
+Deal field values (the CRM's own field ids: ``CrmDeal.field_values``, ``set_deal_fields``):
+
+- Written as ``custom_fields_values: [{"field_id", "values": [{"value"}]}]`` in ``POST``/``PATCH
+  /api/v4/leads`` (contracts/crm.md); a ``PATCH`` changes only the fields it names. ``"values":
+  null`` empties a field (amocrm-api-php Models/CustomFieldsValues/ValueCollections/
+  NullCustomFieldValueCollection.php: "passing this object clears the field's value"), so "" is
+  sent as null; a new deal simply does not get it. ``request_id`` may ride along in a ``PATCH``
+  (the PHP client's LeadModel::toApi always adds it).
+- Assumed: a ``PATCH`` naming a lead that no longer exists is refused whole with 400
+  problem+json whose ``validation-errors`` name the item's ``request_id`` (as for tasks); the
+  adapter drops such items and sends the rest again.
+- Read back (``deal_from_amo``) as text, the first value only (multiselect, multitext): strings
+  as they are; numbers as digits — date, date_time and birthday fields come as unix seconds and
+  stay that digit string (the domain converts them); checkboxes (``true``/``false``) as "1"/"0"
+  (assumed: the legacy webhooks send "1"); a file field's value object as its ``file_name``
+  (a download link needs the Files API). A field without values or with a ``null`` value is
+  left out.
 """
 
 from __future__ import annotations
@@ -89,13 +107,16 @@ def contact_from_amo(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def deal_to_amo(deal: CrmDeal, field_ids: dict[str, str], external_id: str = "") -> dict[str, Any]:
+    """Role fields by the ids the operator mapped, then ``field_values`` as they are (the latter
+    win for a field named by both). A field id that is not a number: ValueError."""
     body: dict[str, Any] = {"name": deal.title[:255], "price": int(deal.amount)}
     if not external_id:  # an update never moves the deal: the manager owns its stage
         body.update(pipeline_id=int(deal.pipeline_id), status_id=int(deal.stage_id))
-    values = [{"field_id": int(field_ids[role]), "values": [{"value": text}]}
-              for role, text in deal.fields.items() if field_ids.get(role)]
-    if values:
-        body["custom_fields_values"] = values
+    by_id = {int(field_ids[role]): {"field_id": int(field_ids[role]), "values": [{"value": text}]}
+             for role, text in deal.fields.items() if field_ids.get(role)}
+    by_id.update({f["field_id"]: f for f in deal_field_values(deal.field_values, create=not external_id)})
+    if by_id:
+        body["custom_fields_values"] = list(by_id.values())
     if deal.contact_external_id and not external_id:
         body["_embedded"] = {"contacts": [{"id": int(deal.contact_external_id)}]}
     if external_id:
@@ -103,10 +124,39 @@ def deal_to_amo(deal: CrmDeal, field_ids: dict[str, str], external_id: str = "")
     return body
 
 
+def deal_field_values(values: dict[str, str], create: bool = False) -> list[dict[str, Any]]:
+    """Their field id → text as ``custom_fields_values``; "" clears the field (``values: null``)
+    and is left out of a new deal. A field id that is not a number: ValueError (never dropped
+    silently)."""
+    items = []
+    for field_id, text in values.items():
+        if not str(field_id).strip().isdigit():
+            raise ValueError(f"amoCRM deal field id {field_id!r} is not a number")
+        if text == "" and create:
+            continue
+        items.append({"field_id": int(field_id), "values": [{"value": str(text)}] if text != "" else None})
+    return items
+
+
+def field_text(field: dict[str, Any]) -> str | None:
+    """A custom field's first value as text, None when it has none (rules in the module notes)."""
+    values = field.get("values")
+    first = values[0] if isinstance(values, list) and values else None
+    value = first.get("value") if isinstance(first, dict) else first
+    if isinstance(value, dict):  # a file
+        return str(value["file_name"]) if value.get("file_name") else None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    return None if value is None else str(value)
+
+
 def deal_from_amo(data: dict[str, Any]) -> dict[str, Any]:
+    """Their lead → the neutral shape; ``fields``: their field id → ``field_text``."""
     contacts = (data.get("_embedded") or {}).get("contacts") or []
-    fields = {str(f.get("field_id")): str((f.get("values") or [{}])[0].get("value", ""))
-              for f in data.get("custom_fields_values") or [] if isinstance(f, dict) and f.get("values")}
+    fields = {str(f.get("field_id")): text for f in data.get("custom_fields_values") or []
+              if isinstance(f, dict) and (text := field_text(f)) is not None}
     return {"id": str(data.get("id", "")), "title": str(data.get("name") or ""),
             "pipeline_id": str(data.get("pipeline_id") or ""), "stage_id": str(data.get("status_id") or ""),
             "amount": str(data.get("price") or 0),

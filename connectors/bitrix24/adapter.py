@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.client import MAX_BATCH, Bitrix24Client, command, to_query
@@ -86,8 +86,13 @@ class Bitrix24Adapter:
     def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
         """Deal + its product rows in one batch (25 deals a request)."""
         commands: dict[str, str] = {}
+        refused: dict[str, Exception] = {}
         for key, deal, ext in items:
-            fields = mapping.deal_fields(deal, self.field_names, update=bool(ext))
+            try:
+                fields = mapping.deal_fields(deal, self.field_names, update=bool(ext))
+            except ValueError as exc:
+                refused[key] = FatalError(str(exc))  # this deal alone: the rest of the batch goes
+                continue
             if ext:
                 commands[key] = command(mapping.DEAL_UPDATE, {"id": ext, "fields": fields})
                 target = ext
@@ -98,7 +103,7 @@ class Bitrix24Adapter:
             # $result[…] stays unencoded: Bitrix24 substitutes it in the raw command.
             commands[f"rows{key}"] = f"{mapping.DEAL_ROWS}?id={target}" + (f"&{rows}" if rows else "")
         done = self._run(commands)
-        result = Written()
+        result = Written(errors=refused)
         for key, _, ext in items:
             if key in done.ids:
                 result.ids[key] = ext or str(done.ids[key])
@@ -197,7 +202,36 @@ class Bitrix24Adapter:
             if "NOT_FOUND" in str(read.errors["d"]):
                 return None
             raise read.errors["d"]
-        return mapping.deal_from_b24(read.ids["d"])
+        return mapping.deal_from_b24(read.ids["d"], portal=self._portal())
+
+    def _portal(self) -> str:
+        """The portal's address (file links in deals are relative to it)."""
+        hook = str((self.connection.credentials or {}).get("webhook_url") or self.connection.base_url or "")
+        parts = urlsplit(hook)
+        return f"{parts.scheme}://{parts.netloc}/" if parts.scheme and parts.netloc else ""
+
+    def set_deal_fields(self, items: list[tuple[str, str, dict[str, str]]]) -> Written:
+        """``crm.deal.update`` with only the ``UF_CRM_*`` fields named, 50 a ``batch``; a deal the
+        portal no longer has fails alone (``NOT_FOUND`` in ``result_error``)."""
+        result = Written()
+        commands: dict[str, str] = {}
+        for key, deal_id, values in items:
+            try:
+                fields = mapping.deal_field_values(values)
+            except ValueError as exc:
+                result.errors[key] = FatalError(str(exc))
+                continue
+            if not str(deal_id).isdigit():
+                result.errors[key] = FatalError(f"Bitrix24 deal id {deal_id!r} is not a number")
+            elif not fields:
+                result.ids[key] = str(deal_id)  # nothing to change: no call
+            else:
+                commands[key] = command(mapping.DEAL_UPDATE, {"id": deal_id, "fields": fields})
+        done = self._run(commands)
+        deal_ids = {key: str(deal_id) for key, deal_id, _ in items}
+        result.ids.update({key: deal_ids[key] for key in done.ids if key not in done.errors})  # the answer is true
+        result.errors.update(done.errors)
+        return result
 
     def create_products(self, items: list[tuple[str, CrmProduct]]) -> Written:
         return self._run({k: command(mapping.PRODUCT_ADD, {"fields": {"NAME": p.name[:255], "PRICE": str(p.price),

@@ -14,7 +14,12 @@
   (≤ 50 commands, ``$result[key]`` and ``$result[key][FIELD]`` references, answers 200 with
   ``result_error`` for failed commands). Contacts and deals carry ``ASSIGNED_BY_ID`` (their
   creator unless given). Multi-fields (PHONE, EMAIL): an item with ``ID`` replaces that value,
-  ``{ID, DELETE: "Y"}`` removes it, an item without ``ID`` is appended.
+  ``{ID, DELETE: "Y"}`` removes it, an item without ``ID`` is appended. ``UF_CRM_*`` user
+  fields are written by ``add``/``update`` (an update changes only the keys it names, "" empties
+  one); ``*.get`` answers every user field of the entity, ``null`` when empty.
+- Deal categories 0 "Общая", 1–3 (Lime purchases, passes, bookings) and 4–6 (event ideas,
+  events, ticket sales); stages ``C{n}:NEW|PREPARATION|[EXECUTING|]WON|LOSE`` with names
+  from ``crm.status.list``.
 - Limits: leaky bucket, burst 50, drains 2 requests/s → 503 ``QUERY_LIMIT_EXCEEDED``;
   ``{"operation_time_limit": N}`` makes the next N calls answer 429 ``OPERATION_TIME_LIMIT``.
 - Events: every change POSTs ``event=ONCRMCONTACTUPDATE&data[FIELDS][ID]=…&auth[domain]=…
@@ -108,6 +113,15 @@ class Bitrix24Emulator(Emulator):
         self.stages = {0: ["NEW", "PREPARATION", "WON", "LOSE"]}
         for cat in (1, 2, 3):
             self.stages[cat] = [f"C{cat}:NEW", f"C{cat}:PREPARATION", f"C{cat}:WON", f"C{cat}:LOSE"]
+        # An event organiser's pipelines (the events feature): ideas, dated events, ticket sales.
+        self.categories += [{"id": 4, "name": "Есть идея"}, {"id": 5, "name": "События"},
+                            {"id": 6, "name": "Продажи билетов"}]
+        self.stages[4] = ["C4:NEW", "C4:PREPARATION", "C4:EXECUTING", "C4:WON", "C4:LOSE"]
+        self.stages[5] = ["C5:NEW", "C5:PREPARATION", "C5:EXECUTING", "C5:WON", "C5:LOSE"]
+        self.stages[6] = ["C6:NEW", "C6:WON", "C6:LOSE"]
+        self.stage_names = {"C4:NEW": "Идея", "C4:PREPARATION": "Обсуждение", "C4:EXECUTING": "Анонс готов",
+                            "C5:NEW": "Новое событие", "C5:PREPARATION": "Даты согласованы со спикером",
+                            "C5:EXECUTING": "Назначен администратор", "C6:NEW": "Новая продажа"}
         self.events: list[dict[str, Any]] = []
 
     def _next(self, kind: str, start: int) -> int:
@@ -364,10 +378,12 @@ class Bitrix24Emulator(Emulator):
                                 "VALUE_TYPE": item.get("VALUE_TYPE", "WORK"), "TYPE_ID": key})
 
     def _get(self, entity: str, p: dict[str, Any]) -> dict[str, Any]:
+        """The item with every user field of its entity, ``null`` where it holds no value (as
+        ``crm.*.get`` answers)."""
         row = self._store(entity).get(self._id(p))
         if row is None:
             raise ApiError("NOT_FOUND", "Not found", 400)
-        return row
+        return {**{f["FIELD_NAME"]: None for f in self.userfields[entity]}, **row}
 
     def _list(self, entity: str, p: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         rows = sorted(self._store(entity).values(), key=lambda r: r["ID"])
@@ -429,7 +445,8 @@ class Bitrix24Emulator(Emulator):
     def _statuses(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         entity = str((p.get("filter") or {}).get("ENTITY_ID", "DEAL_STAGE"))
         category = 0 if entity == "DEAL_STAGE" else int(entity.rsplit("_", 1)[-1] or 0)
-        return [{"STATUS_ID": s, "NAME": s.split(":")[-1].title(), "ENTITY_ID": entity, "SORT": (n + 1) * 10}
+        return [{"STATUS_ID": s, "NAME": self.stage_names.get(s, s.split(":")[-1].title()), "ENTITY_ID": entity,
+                 "SORT": (n + 1) * 10}
                 for n, s in enumerate(self.stages.get(category, []))]
 
     def _comment(self, p: dict[str, Any]) -> int:

@@ -30,12 +30,26 @@ Assumed (not in what could be read):
   manager; the port's "" means the item's manager, so the adapter reads ``ASSIGNED_BY_ID`` in the
   same batch and passes it.
 - ``title`` is the first line of our text and ``description`` the whole text.
+
+Deal user fields (the CRM's own field ids: ``CrmDeal.field_values``, ``set_deal_fields``):
+
+- Written as ``UF_CRM_*`` keys of ``fields`` in ``crm.deal.add`` / ``crm.deal.update``
+  (contracts/crm.md); an update changes only the fields it names, and "" empties one. Keys
+  that are not ``UF_CRM_*`` are refused (ValueError) rather than written: they would touch the
+  deal's own fields (title, stage, amount), which belong to the manager.
+- Read back (``deal_from_b24``) as text, assumed from the shapes ``crm.deal.get`` is seen to
+  answer: strings and numbers as they are; a multiple field (a list) → its first item (an
+  empty list → ""); a file → ``{"id", "showUrl", "downloadUrl"}`` → the ``downloadUrl`` (else
+  ``showUrl``), made absolute on the portal's address when relative (assumed: those links are
+  relative to the portal; fetching one may still need the portal's authorisation); a JSON
+  boolean → "Y"/"N" (Bitrix24's own flag letters); ``null`` or any other object → left out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urljoin
 
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmTask
 
@@ -91,6 +105,8 @@ def contact_from_b24(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def deal_fields(deal: CrmDeal, field_names: dict[str, str], update: bool = False) -> dict[str, Any]:
+    """Role fields by the names the operator mapped, then ``field_values`` (they win for a field
+    named by both). A ``field_values`` key that is not ``UF_CRM_*``: ValueError."""
     fields: dict[str, Any] = {"TITLE": deal.title[:255], "OPPORTUNITY": str(deal.amount), "CURRENCY_ID": "RUB"}
     if not update:  # an update never moves the deal: the manager owns its stage
         fields.update(CATEGORY_ID=deal.pipeline_id, STAGE_ID=deal.stage_id)
@@ -99,7 +115,17 @@ def deal_fields(deal: CrmDeal, field_names: dict[str, str], update: bool = False
     for role, text in deal.fields.items():
         if field_names.get(role):
             fields[field_names[role]] = text
+    fields.update(deal_field_values(deal.field_values))
     return fields
+
+
+def deal_field_values(values: dict[str, str]) -> dict[str, str]:
+    """Their field id → text as ``fields`` of ``crm.deal.update`` ("" empties the field); a key
+    that is not a user field (``UF_CRM_*``): ValueError, never written nor dropped silently."""
+    wrong = [name for name in values if not str(name).startswith("UF_CRM_")]
+    if wrong:
+        raise ValueError(f"Bitrix24: {', '.join(map(repr, wrong))} is not a deal user field (UF_CRM_…)")
+    return {str(name): str(text) for name, text in values.items()}
 
 
 def product_rows(deal: CrmDeal) -> list[dict[str, Any]]:
@@ -108,11 +134,27 @@ def product_rows(deal: CrmDeal) -> list[dict[str, Any]]:
             for row in deal.products]
 
 
-def deal_from_b24(data: dict[str, Any]) -> dict[str, Any]:
+def deal_from_b24(data: dict[str, Any], portal: str = "") -> dict[str, Any]:
+    """Their deal → the neutral shape; ``fields``: their ``UF_CRM_*`` id → ``field_text``."""
     return {"id": str(data.get("ID", "")), "title": str(data.get("TITLE") or ""),
             "pipeline_id": str(data.get("CATEGORY_ID") or "0"), "stage_id": str(data.get("STAGE_ID") or ""),
             "amount": str(data.get("OPPORTUNITY") or 0), "contact_id": str(data.get("CONTACT_ID") or ""),
-            "fields": {k: str(v) for k, v in data.items() if k.startswith("UF_CRM_") and v is not None}}
+            "fields": {k: text for k, v in data.items()
+                       if k.startswith("UF_CRM_") and (text := field_text(v, portal)) is not None}}
+
+
+def field_text(value: Any, portal: str = "") -> str | None:
+    """A user field's value as text, None when it has none (rules in the module notes)."""
+    if isinstance(value, list):
+        return field_text(value[0], portal) if value else ""
+    if isinstance(value, dict):
+        url = str(value.get("downloadUrl") or value.get("showUrl") or "")
+        if not url:
+            return None
+        return urljoin(portal, url) if portal else url
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return None if value is None else str(value)
 
 
 def todo_params(task: CrmTask) -> dict[str, Any]:

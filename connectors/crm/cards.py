@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, Preorder
 from connectors.crm.port import CrmContact, CrmDeal, CrmProductRow
+from events.models import TicketSale
 from hub.models import ConsentRecord, Contact, ContactIdentity, ContactRelation, Pass, Purchase
 from hub.models.consent import Purpose
 from hub.services.money import money
@@ -169,3 +170,19 @@ def booking_deal(booking: Booking, route: dict[str, str]) -> CrmDeal:
                    products=[CrmProductRow(name=str(ln.product), price=ln.price, quantity=ln.quantity,
                                            local_product_id=ln.product_id)
                              for ln in booking.lines.select_related("product").order_by("pk")])
+
+
+def ticket_sale_deal(sale: TicketSale, route: dict[str, str]) -> CrmDeal:
+    """A site order in the "ticket sales" pipeline, linked to its event's deal through the
+    field the operator named (an order for an event not known yet is linked when it is)."""
+    event = sale.event
+    what = f"{event.title}, {timezone.localtime(event.starts_at):%d.%m.%Y %H:%M}" if event and event.starts_at else (
+        event.title if event else f"событие сайта {sale.site_event_id}")
+    state = "Возврат: " if sale.status == TicketSale.Status.REFUNDED else ""
+    lines = list(sale.purchase.lines.order_by("pk")) if sale.purchase else []
+    link_field = str((event.setup.ticket_fields or {}).get("event_deal") or "") if event else ""
+    return CrmDeal(title=f"{state}Билеты: {what} — заказ №{sale.order_id}", amount=sale.amount,
+                   pipeline_id=route["pipeline_id"], stage_id=route["stage_id"],
+                   products=[CrmProductRow(name=ln.product_name, price=ln.price, quantity=ln.quantity,
+                                           local_product_id=ln.product_id) for ln in lines],
+                   field_values={link_field: event.crm_deal_id} if link_field and event else {})

@@ -17,6 +17,9 @@ from connectors.base.connector import Connector
 from connectors.crm import cards
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort, CrmProduct, CrmTask
 from connectors.crm.setup import TRIGGERS
+from events.models import EventDate, EventSetup, EventTemplate, TicketSale
+from events.services.publishing import DEAL_FIELDS as EVENT_DEAL_FIELDS
+from events.services.sales import SALE as TICKET_SALE
 from hub.models import ClientRequest, Connection, Contact, CrmDealState, ExternalRef, Inbox, Outbox, Pass, Purchase
 from hub.services.contacts import ContactData, contact_resolve, contact_upsert
 from hub.services.deals import CrmDealView, crm_deal_seen, crm_deals_created
@@ -34,14 +37,14 @@ from hub.sync.types import CheckResult, InboundEvent, PushResult
 log = logging.getLogger(__name__)
 
 DEAL_ACTIONS = {"purchase.created": "purchase", "pass.created": "pass", "preorder.upsert": "preorder",
-                "booking.upsert": "booking"}
-DEAL_REF_KINDS = ("purchase", "purchase_line", "pass", "preorder", "booking")
+                "booking.upsert": "booking", TICKET_SALE: "ticket_sale"}
+DEAL_REF_KINDS = ("purchase", "purchase_line", "pass", "preorder", "booking", "ticket_sale")
 DEAL_FETCHED = ("crm.deal.add", "crm.deal.update", "crm.deal.stage")
 REQUEST = "request.created"
 
 
 class CrmConnector(Connector):
-    subscribes = frozenset({"contact.upsert", "deal.note", DIALOG_NOTE, REQUEST, *DEAL_ACTIONS})
+    subscribes = frozenset({"contact.upsert", "deal.note", DIALOG_NOTE, REQUEST, EVENT_DEAL_FIELDS, *DEAL_ACTIONS})
     can_pull = False
     adapter_class: Callable[[Connection], CrmPort]
 
@@ -75,8 +78,27 @@ class CrmConnector(Connector):
             return kind == ClientRequest.Kind.CALLBACK or self.route(connection, "request") is not None
         if action == "deal.note":  # an answer into one CRM's deal: only that CRM
             return CrmDealState.objects.filter(pk=target_id, connection=connection).exists()
+        if action == EVENT_DEAL_FIELDS:  # a site id / sync state into the deal it came from
+            model = EventTemplate if target_kind == "event_template" else EventDate
+            return model.objects.filter(pk=target_id, setup__crm=connection).exists()
+        if action == TICKET_SALE and not self._sells_for(connection, target_id):
+            return False
+        if action == "purchase.created" and ExternalRef.objects.filter(
+                kind="purchase", local_id=target_id, connection__system="site").exists():
+            return False  # a site's ticket order: its deal is the ticket sale's, linked to the event
         kind = DEAL_ACTIONS.get(action)
         return kind is None or self.route(connection, kind) is not None
+
+    @staticmethod
+    def _sells_for(connection: Connection, sale_id: int | None) -> bool:
+        """A ticket sale goes to the CRM of its event's deal; one whose event is not known yet,
+        to every CRM whose event set-up uses that site (it is linked when the event appears)."""
+        sale = TicketSale.objects.filter(pk=sale_id).select_related("event__setup").first()
+        if sale is None:
+            return False
+        if sale.event is not None:
+            return sale.event.setup.crm_id == connection.pk
+        return EventSetup.objects.filter(crm=connection, site_id=sale.site_id, enabled=True).exists()
 
     # outbound_fingerprint stays the base one (the whole snapshot): the card carries more
     # than names and phones (last pass, transactions…), so every change is sent.
@@ -90,6 +112,7 @@ class CrmConnector(Connector):
         note_rows = [r for r in rows if r.action == "deal.note"]
         dialog_rows = [r for r in rows if r.action == DIALOG_NOTE]
         request_rows = [r for r in rows if r.action == REQUEST]
+        field_rows = [r for r in rows if r.action == EVENT_DEAL_FIELDS]
         for row in rows:
             if row.action not in self.subscribes:
                 results[row.pk] = PushResult(ok=False, retryable=False, error=f"CRM does not take {row.action}")
@@ -103,7 +126,21 @@ class CrmConnector(Connector):
             results.update(self._push_dialogs(connection, port, dialog_rows))
         for row in request_rows:
             results[row.pk] = self._push_request(connection, port, row)
+        if field_rows:
+            results.update(self._push_deal_fields(port, field_rows))
         return results
+
+    def _push_deal_fields(self, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
+        """Values the hub keeps in a manager's deal (the site's id, the sync state): only those
+        fields are written, the rest of the deal stays the manager's."""
+        try:
+            written = port.set_deal_fields([(str(row.pk), str(row.payload["deal_id"]), dict(row.payload["fields"]))
+                                            for row in rows])
+        except SyncError as exc:
+            return {row.pk: self._failure(exc) for row in rows}
+        return {row.pk: PushResult(ok=True) if str(row.pk) in written.ids
+                else self._failure(written.errors.get(str(row.pk)) or FatalError("no answer for the deal"))
+                for row in rows}
 
     def _push_dialogs(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
         """Chat lines to the contact's timeline: every row of one contact in this batch makes a
@@ -358,6 +395,14 @@ class CrmConnector(Connector):
             deal = cards.pass_deal(record, route)
             deal.contact_external_id = self._ensure_contact(connection, port, record.payer or record.contact)
             return [(deal, "pass", record.pk)]
+        if kind == "ticket_sale":
+            sale = TicketSale.objects.filter(pk=row.target_id).select_related(
+                "contact", "event__setup", "purchase").first()
+            if sale is None:
+                return []
+            deal = cards.ticket_sale_deal(sale, route)
+            deal.contact_external_id = self._ensure_contact(connection, port, sale.contact)
+            return [(deal, "ticket_sale", sale.pk)]
         if kind == "booking":
             booking = Booking.objects.filter(pk=row.target_id).select_related("contact").first()
             if booking is None:
@@ -407,7 +452,9 @@ class CrmConnector(Connector):
         announces thousands of our own deals back, and each read costs rate limit."""
         if row.kind != "crm.deal.add":
             return False
-        if not any(row.connection.settings.get(f"{name}_request") for name in TRIGGERS):
+        listening = (any(row.connection.settings.get(f"{name}_request") for name in TRIGGERS)
+                     or EventSetup.objects.filter(crm=row.connection, enabled=True).exists())
+        if not listening:
             return True  # nobody listens for new deals: their first move is read instead
         return ExternalRef.objects.filter(connection=row.connection, kind__in=DEAL_REF_KINDS,
                                           external_id=str(row.payload["id"])).exists()

@@ -35,13 +35,19 @@ class CrmProductRow:
 
 @dataclass
 class CrmDeal:
+    """A deal as the hub writes it. ``fields`` are the hub's own by role, mapped to field ids by
+    the connection's settings; ``field_values`` are keyed by the CRM's own deal field id and
+    written as they are (features that keep their own field mapping, e.g. site events); a field
+    named by both takes the ``field_values`` text."""
+
     title: str
     pipeline_id: str
     stage_id: str
     amount: Decimal = Decimal("0")
     contact_external_id: str = ""
     products: list[CrmProductRow] = field(default_factory=list)
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # hub role → text, mapped by the connection's settings
+    field_values: dict[str, str] = field(default_factory=dict)  # their deal field id → text, as is
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,12 @@ class CrmPort(Protocol):
     def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
         """(key, deal, their id or "") → their ids / errors by key, product rows attached."""
 
+    def set_deal_fields(self, items: list[tuple[str, str, dict[str, str]]]) -> Written:
+        """(key, their deal id, {their field id: value}) → only those fields of existing deals
+        change (never title, stage, amount or contacts: a manager may be editing them); "" clears
+        a field. Batched the CRM's way; a missing deal or a refused value fails its own key only,
+        ids (key → their deal id) for the rest."""
+
     def add_notes(self, items: list[tuple[str, str, str]]) -> None:
         """(entity, their id, text) timeline notes."""
 
@@ -134,4 +146,5 @@ class CrmPort(Protocol):
 
     def get_deal(self, external_id: str) -> dict[str, Any] | None:
         """Their deal, neutral: id, title, pipeline_id, stage_id, amount, contact_id, fields
-        (their field id → value)."""
+        (their field id → value as text; empty fields may be absent; how dates, lists, files and
+        flags become text is in each adapter's mapping module)."""

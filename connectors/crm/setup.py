@@ -13,7 +13,8 @@ from hub.models import Connection
 from hub.sync import registry
 
 EVENT_KINDS = {"purchase": "Покупка (билет / чек)", "pass": "Проход (списание)", "preorder": "Предзаказ",
-               "booking": "Бронирование", "request": "Заявка с сайта или из бота"}
+               "booking": "Бронирование", "request": "Заявка с сайта или из бота",
+               "ticket_sale": "Продажа билетов на мероприятие (сайт)"}
 CARD_ROLES = {"children": "Дети (имена и даты рождения)", "last_pass": "Последний проход",
               "transactions": "Последние 10 покупок", "messengers": "Мессенджеры",
               "bonus_balance": "Бонусный баланс", "bonus_history": "Последние операции с бонусами",

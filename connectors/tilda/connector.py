@@ -25,12 +25,11 @@ from django.utils.translation import gettext_lazy as _
 from connectors.base.connector import Connector
 from connectors.base.webhooks import require_post, require_secret
 from connectors.tilda import mapping
-from hub.models import ClientRequest, Connection, Contact, ContactIdentity, Inbox, Product
+from hub.models import ClientRequest, Connection, Contact, Inbox, Product
 from hub.models.consent import ConsentRecord, Purpose
-from hub.services.catalog import product_upsert
+from hub.services.catalog import product_for_source
 from hub.services.consent import consent_grant, consent_text_current
-from hub.services.contacts import ContactData, contact_resolve, contact_upsert
-from hub.services.external_refs import external_ref_find
+from hub.services.contacts import contact_from_web
 from hub.services.requests import client_request_create
 from hub.services.sales import LineData, purchase_record
 from hub.sync.types import CheckResult, InboundEvent, WebhookParse
@@ -158,20 +157,8 @@ class TildaConnector(Connector):
         return outcome
 
     def _contact(self, connection: Connection, who: mapping.Person) -> Contact | None:
-        """Found by phone or e-mail (several found: contact_upsert merges them), else created.
-        A known client's name is not overwritten by what was typed into a web form (it may be
-        "Аня" for "Анна", or a parent's name on a child's ticket); a new one gets it."""
-        identities = [(ContactIdentity.Kind.PHONE, who.phone), (ContactIdentity.Kind.EMAIL, who.email)]
-        identities = [(kind, value) for kind, value in identities if value]
-        if not identities:
-            return None
-        known = [contact_resolve(i.contact) for i in ContactIdentity.objects.select_related("contact").filter(
-            kind__in=[k for k, _ in identities], value__in=[v for _, v in identities])]
-        named = any(c.first_name or c.last_name for c in known)
-        data = ContactData(first_name="" if named else who.first_name, last_name="" if named else who.last_name,
-                           phones=[who.phone] if who.phone else [], emails=[who.email] if who.email else [])
-        contact, _ = contact_upsert(data, connection=connection)
-        return contact
+        return contact_from_web(first_name=who.first_name, last_name=who.last_name, phone=who.phone,
+                                email=who.email, connection=connection)
 
     def _consents(self, sub: mapping.Submission, settings: dict[str, Any], who: mapping.Person,
                   contact: Contact | None, outcome: dict[str, Any]) -> list[int]:
@@ -242,14 +229,7 @@ class TildaConnector(Connector):
 
     @staticmethod
     def _product(connection: Connection, line: mapping.Line, kind: str) -> Product:
-        """The catalog's product for a cart line: by Tilda's external id, else by SKU (as they
-        are, the catalog's owner may be Lime), else one made here, keyed by name."""
+        """Known by Tilda's external id, else by SKU, else by name."""
         external_id = _long_key("", line.externalid or (f"sku:{line.sku}" if line.sku else f"name:{line.name.lower()}"),
                                 128)
-        ref = external_ref_find(connection, "product", external_id)
-        if ref and (found := Product.objects.filter(pk=ref.local_id).first()):
-            return found
-        if line.sku and (found := Product.objects.filter(sku=line.sku).order_by("pk").first()):
-            return found
-        return product_upsert(name=line.name, kind=kind, base_price=line.price, sku=line.sku, connection=connection,
-                              external_id=external_id)
+        return product_for_source(connection, external_id, name=line.name, price=line.price, kind=kind, sku=line.sku)

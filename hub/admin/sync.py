@@ -80,7 +80,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             return "—"
         sandbox = obj.settings.get("sandbox_ui")
         links = [format_html('<a href="{}">{}</a>', reverse("crm_routing", args=[obj.pk]),
-                             _("Pipelines, routing and card fields"))]
+                             _("Pipelines, routing and card fields")),
+                 format_html('<a href="{}">{}</a>', reverse("events_setup", args=[obj.pk]),
+                             _("Events on the site"))]
         if sandbox:
             links.append(format_html('<a href="{}" target="_blank">{}</a>', sandbox, _("Open the CRM emulator")))
         return format_html(" · ".join(["{}"] * len(links)), *links)

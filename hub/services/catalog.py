@@ -51,6 +51,19 @@ def product_upsert(
     return product
 
 
+def product_for_source(connection: Connection, external_id: str, *, name: str, price: Decimal,
+                       kind: str = Product.Kind.TICKET, sku: str = "") -> Product:
+    """The catalog's product for a line a site sold: by the site's id, else by SKU (as it is:
+    the catalog's owner may be Lime), else made here under that id."""
+    ref = external_ref_find(connection, "product", external_id)
+    if ref and (found := Product.objects.filter(pk=ref.local_id).first()):
+        return found
+    if sku and (found := Product.objects.filter(sku=sku).order_by("pk").first()):
+        return found
+    return product_upsert(name=name, kind=kind, base_price=price, sku=sku, connection=connection,
+                          external_id=external_id)
+
+
 def service_point_get_or_create(name: str, kind: str = "") -> ServicePoint | None:
     name = (name or "").strip()
     if not name:

@@ -182,6 +182,25 @@ def contact_upsert(
     return contact, created
 
 
+def contact_from_web(*, first_name: str, last_name: str, phone: str, email: str,
+                     connection: Connection | None = None) -> Contact | None:
+    """A buyer or form sender from a website: found by phone or e-mail (several found are
+    merged by contact_upsert), else created. A known client's name is not overwritten by
+    what was typed on a site (it may be "Аня" for "Анна", or a parent's name on a child's
+    ticket); a new one gets it. None when there is neither phone nor e-mail."""
+    identities = [(kind, value) for kind, value in ((ContactIdentity.Kind.PHONE, phone),
+                                                    (ContactIdentity.Kind.EMAIL, email)) if value]
+    if not identities:
+        return None
+    known = [contact_resolve(i.contact) for i in ContactIdentity.objects.select_related("contact").filter(
+        kind__in=[k for k, _ in identities], value__in=[v for _, v in identities])]
+    named = any(c.first_name or c.last_name for c in known)
+    data = ContactData(first_name="" if named else first_name, last_name="" if named else last_name,
+                       phones=[phone] if phone else [], emails=[email] if email else [])
+    contact, _ = contact_upsert(data, connection=connection)
+    return contact
+
+
 def _identity_attach(contact: Contact, kind: str, value: str) -> None:
     identity, created = ContactIdentity.objects.get_or_create(kind=kind, value=value,
                                                               defaults={"contact": contact})

@@ -1,5 +1,6 @@
 """CRM deals as the domain sees them: which stage a deal is in and when it moved. Bookings,
-NPS surveys and site events listen to ``deal_moved``; none of them knows which CRM spoke."""
+NPS surveys and site events listen to ``deal_moved`` (site events to ``deal_updated`` too);
+none of them knows which CRM spoke."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 # Receivers run inside the transaction that records the move: if one fails, the move is not
 # recorded and the CRM event is retried.
 deal_moved = Signal()
+# Same arguments; the deal stayed in its stage but something else in it changed (a field, the
+# title). Listeners that mirror a deal's content elsewhere (site events) need edits too.
+deal_updated = Signal()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ def crm_deal_seen(connection: Connection, deal: CrmDealView) -> bool:
             defaults={"pipeline_id": deal.pipeline_id, "stage_id": deal.stage_id, "data": asdict(deal)})
         previous = ("", "") if created else (state.pipeline_id, state.stage_id)
         moved = previous != (deal.pipeline_id, deal.stage_id)
+        edited = not created and not moved and state.data != asdict(deal)
         if not created:
             state.pipeline_id, state.stage_id, state.data = deal.pipeline_id, deal.stage_id, asdict(deal)
             state.save(update_fields=["pipeline_id", "stage_id", "data", "updated_at"])
@@ -68,6 +73,8 @@ def crm_deal_seen(connection: Connection, deal: CrmDealView) -> bool:
             log.info("CRM deal %s on connection %s moved %s → %s/%s", deal.id, connection.pk, previous,
                      deal.pipeline_id, deal.stage_id)
             deal_moved.send(sender=Connection, connection=connection, deal=deal, previous=previous)
+        elif edited:
+            deal_updated.send(sender=Connection, connection=connection, deal=deal, previous=previous)
     return moved
 
 

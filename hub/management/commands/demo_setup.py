@@ -59,7 +59,8 @@ class Command(BaseCommand):
                                     "routes": {"request": {"pipeline_id": "3001", "stage_id": "30011"},
                                                "purchase": {"pipeline_id": "3002", "stage_id": "30020"},
                                                "pass": {"pipeline_id": "3003", "stage_id": "30030"},
-                                               "preorder": {"pipeline_id": "3004", "stage_id": "30040"}}})
+                                               "preorder": {"pipeline_id": "3004", "stage_id": "30040"},
+                                               "ticket_sale": {"pipeline_id": "3007", "stage_id": "30070"}}})
         connection_upsert(name="Демо: Битрикс24", system="bitrix24", base_url="http://127.0.0.1:8104",
                           key="demo-bitrix24",
                           credentials={"webhook_url": "http://127.0.0.1:8104/rest/1/demo-b24-code/",
@@ -68,7 +69,8 @@ class Command(BaseCommand):
                                     "routes": {"request": {"pipeline_id": "0", "stage_id": "NEW"},
                                                "purchase": {"pipeline_id": "1", "stage_id": "C1:NEW"},
                                                "pass": {"pipeline_id": "2", "stage_id": "C2:NEW"},
-                                               "preorder": {"pipeline_id": "3", "stage_id": "C3:NEW"}}})
+                                               "preorder": {"pipeline_id": "3", "stage_id": "C3:NEW"},
+                                               "ticket_sale": {"pipeline_id": "6", "stage_id": "C6:NEW"}}})
         connection_upsert(name="Демо: SMS.ru", system="smsru", base_url="http://127.0.0.1:8105", key="demo-smsru",
                           credentials={"api_id": "demo-smsru-api-id"})
         connection_upsert(name="Демо: Telegram-бот", system="telegram", base_url="http://127.0.0.1:8106",
@@ -76,6 +78,8 @@ class Command(BaseCommand):
                           credentials={"token": "100200:demo-bot-token", "webhook_secret": "demo-tg-secret"})
         connection_upsert(name="Демо: сайт на Tilda", system="tilda", key="demo-tilda",
                           credentials={"api_key": "demo-tilda-key"}, settings={"forms": {"callback": "callback"}})
+        connection_upsert(name="Демо: сайт организатора (1С-Битрикс)", system="site", base_url="http://127.0.0.1:8108",
+                          key="demo-site", credentials={"secret": "demo-site-secret"})
         connection_upsert(name="Демо: почта (письма в var/mail)", system="email",
                           settings={"backend": "django.core.mail.backends.filebased.EmailBackend",
                                     "file_path": str(settings.VAR_DIR / "mail"), "from_email": "park@example.com"})

@@ -13,7 +13,7 @@ def test_load_route_and_create_missing_fields(admin_client, amo, amo_emulator):
     page = admin_client.get(url).content.decode()
     assert "Сначала загрузите" in page and amo.webhook_path in page
     loaded = admin_client.post(url, {"load": "1"}, follow=True).content.decode()
-    assert "Загружено воронок: 4" in loaded
+    assert "Загружено воронок: 7" in loaded
     assert "Покупки Лайм → Новая покупка" in loaded
     assert "Каталог товаров" in loaded and ">Товары<" in loaded  # the product catalog to link deals to
     response = admin_client.post(url, {

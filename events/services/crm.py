@@ -1,0 +1,119 @@
+"""CRM deals → the site's events. An ideas deal at the publish stage (and every later edit of
+it) becomes an event template; a deal in the events pipeline becomes a calendar date of a
+template, releasing speaker, date and host to the site as it reaches the stages the operator
+named. Problems are told to the deal's manager as a note, once per problem."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+
+from events.models import EventDate, EventSetup, EventTemplate, SyncState
+from events.services.content import html_sanitise
+from events.services.publishing import event_date_publish, event_template_publish
+from events.services.setup import event_setup_for
+from hub.services.deals import CrmDealView, crm_deal_note, deal_moved, deal_updated
+from hub.services.external_refs import external_ref_find
+from hub.services.normalize import datetime_parse
+
+log = logging.getLogger(__name__)
+
+
+def _field(fields: dict[str, str], deal: CrmDealView, role: str) -> str:
+    field_id = fields.get(role)
+    return deal.fields.get(str(field_id), "").strip() if field_id else ""
+
+
+def event_template_from_deal(setup: EventSetup, deal: CrmDealView) -> EventTemplate | None:
+    """Create the template when the ideas deal reaches the publish stage; afterwards follow
+    the deal's edits. Only a change of what the site shows is sent again."""
+    template = EventTemplate.objects.select_for_update().filter(setup=setup, crm_deal_id=deal.id).first()
+    if template is None and deal.stage_id != setup.template_stage_id:
+        return None
+    fields = setup.template_fields
+    values = {"title": (_field(fields, deal, "title") or deal.title or f"Сделка {deal.id}")[:255],
+              "description_html": html_sanitise(_field(fields, deal, "description")),
+              "image_url": _field(fields, deal, "image")[:1000]}
+    if template is not None and all(getattr(template, k) == v for k, v in values.items()):
+        return template
+    template = template or EventTemplate(setup=setup, crm_deal_id=deal.id)
+    if template.image_url != values["image_url"]:
+        template.image, template.image_type, template.image_error = None, "", ""
+    for key, value in values.items():
+        setattr(template, key, value)
+    template.sync_state = SyncState.PENDING
+    template.save()
+    log.info("event template %s from CRM deal %s (setup %s)", template.pk, deal.id, setup.pk)
+    event_template_publish(template)
+    return template
+
+
+def _template_of(setup: EventSetup, deal: CrmDealView) -> tuple[EventTemplate | None, str]:
+    """By the idea deal's id, else by the site template id the copied deal carries."""
+    idea = _field(setup.event_fields, deal, "idea_deal")
+    site_id = _field(setup.event_fields, deal, "template_id")
+    if idea and (found := EventTemplate.objects.filter(setup=setup, crm_deal_id=idea).first()):
+        return found, site_id
+    if site_id and (ref := external_ref_find(setup.site, "event_template", site_id)):
+        return EventTemplate.objects.filter(pk=ref.local_id, setup=setup).first(), site_id
+    return None, site_id
+
+
+def event_date_from_deal(setup: EventSetup, deal: CrmDealView) -> EventDate | None:
+    """Record the date's deal and send what its stages have released so far."""
+    event = EventDate.objects.select_for_update().filter(setup=setup, crm_deal_id=deal.id).first()
+    event = event or EventDate(setup=setup, crm_deal_id=deal.id)
+    template, site_id = _template_of(setup, deal)
+    fields = setup.event_fields
+    problems = []
+    try:
+        starts_at = datetime_parse(_field(fields, deal, "starts_at"), ZoneInfo(setup.crm.time_zone),
+                                   _field(fields, deal, "time"))
+    except ValidationError:
+        starts_at = event.starts_at
+        problems.append(f"дата «{_field(fields, deal, 'starts_at')}» или время «{_field(fields, deal, 'time')}» "
+                        "не распознаны (нужно ДД.ММ.ГГГГ и ЧЧ:ММ)")
+    if template is None and not site_id:
+        problems.append("не указан шаблон: заполните сделку-идею или ID шаблона на сайте")
+    reached = list(event.reached_stages or [])
+    if deal.stage_id and deal.stage_id not in reached:
+        reached.append(deal.stage_id)
+    before = _state(event)
+    event.template = template or event.template
+    event.template_site_id = site_id or event.template_site_id
+    event.title = deal.title[:255]
+    event.starts_at = starts_at
+    event.speaker = _field(fields, deal, "speaker")[:255]
+    event.host = _field(fields, deal, "host")[:255]
+    event.reached_stages = reached
+    problem = "; ".join(problems)[:500]
+    if problem and problem != event.deal_problem:  # told once, not on every edit of the deal
+        crm_deal_note(setup.crm, deal.id, f"Хаб: событие на сайте не обновлено: {problem}.")
+    event.deal_problem = problem
+    event.save()
+    if _state(event) != before and (event.template_id or event.template_site_id):
+        event_date_publish(event)
+    return event
+
+
+def _state(event: EventDate) -> tuple[Any, ...]:
+    return (event.template_id, event.template_site_id, event.title, event.starts_at, event.speaker, event.host,
+            tuple(event.reached_stages or ()))
+
+
+def on_deal(sender: Any, connection: Any, deal: CrmDealView, previous: tuple[str, str], **kwargs: Any) -> None:
+    setup = event_setup_for(connection)
+    if setup is None:
+        return
+    if deal.pipeline_id == setup.template_pipeline_id:
+        event_template_from_deal(setup, deal)
+    elif deal.pipeline_id == setup.events_pipeline_id:
+        event_date_from_deal(setup, deal)
+
+
+def connect_signals() -> None:
+    deal_moved.connect(on_deal, dispatch_uid="events.on_deal_moved")
+    deal_updated.connect(on_deal, dispatch_uid="events.on_deal_updated")
