@@ -113,11 +113,6 @@ class SiteEmulator(Emulator):
                 self.max_body = int(spec["max_body"])
             if "retry_pause" in spec:
                 self.retry_pause = max(0.0, float(spec["retry_pause"]))
-            items = spec.get("faults")
-            if isinstance(items, list) and items and len(items) <= len(self.faults):
-                for fault, item in zip(self.faults[-len(items):], items, strict=True):
-                    if isinstance(item, dict) and "count" in item and "times" not in item:
-                        fault.times = int(item["count"])
         except (TypeError, ValueError):
             pass
 

@@ -255,7 +255,7 @@ def test_site_down_for_the_whole_flow_then_everything_arrives_once_in_order(crm,
     host_url, _ = image_host
     fields = _configure(crm, site, live_server, site_emulator)
     p = _pipelines(crm)
-    requests.post(f"{site_emulator.url}/_emulator/faults", json={"faults": [{"status": 503, "count": 1000}]},
+    requests.post(f"{site_emulator.url}/_emulator/faults", json={"faults": [{"status": 503, "times": 1000}]},
                   timeout=5)
     idea = _idea_and_event(crm, fields, f"{host_url}/poster.png")
     events_pipeline, (first, agreed, admin) = p["events"]
