@@ -29,6 +29,13 @@ class EventSetupAdmin(admin.ModelAdmin):
 class SyncedAdmin(admin.ModelAdmin):
     list_filter = ("sync_state", "setup")
     actions = ["send_again"]
+    publish = staticmethod(event_template_publish)
+
+    @admin.action(description=_("Send to the site again"))
+    def send_again(self, request, queryset):
+        for item in queryset.select_related("setup__site", "setup__crm"):
+            self.publish(item, force=True)
+        self.message_user(request, _("Queued: %d.") % queryset.count())
 
     @admin.display(description=_("site id"))
     def site_id(self, obj):
@@ -42,30 +49,29 @@ class SyncedAdmin(admin.ModelAdmin):
 class EventTemplateAdmin(SyncedAdmin):
     list_display = ("title", "crm_deal_id", "site_id", "sync_state", "sync_error", "image_error", "synced_at")
     search_fields = ("title", "crm_deal_id")
+    list_select_related = ("setup__site",)
     readonly_fields = ("setup", "crm_deal_id", "title", "description_html", "image_url", "image_type", "image_error",
                        "sync_state", "sync_error", "synced_at", "site_id", "created_at", "updated_at")
 
-    @admin.action(description=_("Send to the site again"))
-    def send_again(self, request, queryset):
-        for template in queryset:
-            event_template_publish(template)
-        self.message_user(request, _("Queued: %d.") % queryset.count())
+    def get_queryset(self, request):  # the picture (up to megabytes) is not shown in lists
+        return super().get_queryset(request).defer("image")
 
 
 @admin.register(EventDate)
 class EventDateAdmin(SyncedAdmin):
+    publish = staticmethod(event_date_publish)
     list_display = ("title", "starts_at", "template", "crm_deal_id", "site_id", "sync_state", "sync_error",
                     "deal_problem")
     search_fields = ("title", "crm_deal_id", "speaker", "host")
-    readonly_fields = ("setup", "crm_deal_id", "template", "template_site_id", "title", "starts_at", "speaker", "host",
+    list_select_related = ("setup__site", "template")
+
+    readonly_fields = ("setup", "crm_deal_id", "template", "idea_deal_id", "template_site_id", "title", "starts_at",
+                       "speaker", "host",
                        "reached_stages", "deal_problem", "sync_state", "sync_error", "synced_at", "site_id",
                        "created_at", "updated_at")
 
-    @admin.action(description=_("Send to the site again"))
-    def send_again(self, request, queryset):
-        for event in queryset.select_related("setup"):
-            event_date_publish(event)
-        self.message_user(request, _("Queued: %d.") % queryset.count())
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("template__image")
 
 
 @admin.register(TicketSale)

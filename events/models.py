@@ -65,9 +65,24 @@ class SyncState(models.TextChoices):
     PENDING = "pending", _("Waiting to be sent")
     SYNCED = "synced", _("On the site")
     FAILED = "failed", _("Not sent (retrying)")
+    REFUSED = "refused", _("Refused by the site")
 
 
-class EventTemplate(models.Model):
+class SiteSynced(models.Model):
+    """What the site was last sent of an item and how that went (shown in admin and the deal)."""
+
+    sync_state = models.CharField(_("site sync"), max_length=10, choices=SyncState.choices,
+                                  default=SyncState.PENDING)
+    sync_error = models.CharField(_("last sync error"), max_length=500, blank=True)
+    synced_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class EventTemplate(SiteSynced):
     setup = models.ForeignKey(EventSetup, on_delete=models.CASCADE, related_name="templates",
                               verbose_name=_("event set-up"))
     crm_deal_id = models.CharField(_("ideas deal"), max_length=64)
@@ -77,12 +92,6 @@ class EventTemplate(models.Model):
     image = models.BinaryField(_("image"), null=True, blank=True, editable=False)
     image_type = models.CharField(_("image type"), max_length=40, blank=True)
     image_error = models.CharField(_("image problem"), max_length=500, blank=True)
-    sync_state = models.CharField(_("site sync"), max_length=10, choices=SyncState.choices,
-                                  default=SyncState.PENDING)
-    sync_error = models.CharField(_("last sync error"), max_length=500, blank=True)
-    synced_at = models.DateTimeField(_("last sent"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("event template")
@@ -93,12 +102,14 @@ class EventTemplate(models.Model):
         return self.title
 
 
-class EventDate(models.Model):
+class EventDate(SiteSynced):
     setup = models.ForeignKey(EventSetup, on_delete=models.CASCADE, related_name="dates",
                               verbose_name=_("event set-up"))
     crm_deal_id = models.CharField(_("events deal"), max_length=64)
     template = models.ForeignKey(EventTemplate, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="dates", verbose_name=_("template"))
+    idea_deal_id = models.CharField(_("ideas deal"), max_length=64, blank=True,
+                                    help_text=_("As the deal names it: the date waits for that idea's template."))
     template_site_id = models.CharField(_("site template id"), max_length=64, blank=True,
                                         help_text=_("As the deal names it; used when the hub did not make "
                                                     "the template."))
@@ -109,12 +120,6 @@ class EventDate(models.Model):
     reached_stages = models.JSONField(_("stages reached"), default=list, blank=True)
     deal_problem = models.CharField(_("problem in the deal"), max_length=500, blank=True,
                                     help_text=_("What the deal lacks for the site (told to its manager as a note)."))
-    sync_state = models.CharField(_("site sync"), max_length=10, choices=SyncState.choices,
-                                  default=SyncState.PENDING)
-    sync_error = models.CharField(_("last sync error"), max_length=500, blank=True)
-    synced_at = models.DateTimeField(_("last sent"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("event date")

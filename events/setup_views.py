@@ -11,14 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
-from connectors.crm.setup import field_choices, stage_choices
+from connectors.crm.setup import crm_deal_fields_create, field_choices, stage_choices
 from events.models import EventSetup
 from events.services.setup import (
     EVENT_ROLES,
+    OPTIONAL,
     PUSHABLE,
     TEMPLATE_ROLES,
     TICKET_ROLES,
-    event_fields_create,
     event_setup_save,
 )
 from hub.models import Connection
@@ -95,7 +95,9 @@ def event_setup_page(request: HttpRequest, pk: int) -> HttpResponse:
                   {r: data[f"s_{r}"] for r in TICKET_ROLES})
         try:
             if data["create_missing"]:
-                mapped = event_fields_create(connection, *mapped)
+                mapped = tuple(crm_deal_fields_create(connection, [
+                    ("evt", TEMPLATE_ROLES, mapped[0]), ("evd", EVENT_ROLES, mapped[1]),
+                    ("tks", TICKET_ROLES, mapped[2])], skip=frozenset(OPTIONAL)))
             event_setup_save(
                 crm=connection, site=data["site"], template_stage=data["template_stage"], events_pipeline_id=pipeline,
                 template_fields=mapped[0], event_fields=mapped[1], ticket_fields=mapped[2],

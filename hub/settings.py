@@ -187,6 +187,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Sync engine knobs (see hub/services/outbox.py).
+# Event pictures linked from CRM deals may come from private addresses (sandbox, tests only).
+HUB_IMAGE_FETCH_PRIVATE = os.environ.get("HUB_IMAGE_FETCH_PRIVATE", "").lower() in ("1", "true", "yes")
 HUB_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("HUB_OUTBOX_MAX_ATTEMPTS", "8"))
 HUB_OUTBOX_BACKOFF_BASE = float(os.environ.get("HUB_OUTBOX_BACKOFF_BASE", "5"))
 HUB_OUTBOX_BACKOFF_CAP = float(os.environ.get("HUB_OUTBOX_BACKOFF_CAP", "3600"))

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmTask
 
@@ -151,10 +151,18 @@ def field_text(value: Any, portal: str = "") -> str | None:
         url = str(value.get("downloadUrl") or value.get("showUrl") or "")
         if not url:
             return None
-        return urljoin(portal, url) if portal else url
+        return _without_auth(urljoin(portal, url) if portal else url)
     if isinstance(value, bool):
         return "Y" if value else "N"
     return None if value is None else str(value)
+
+
+def _without_auth(url: str) -> str:
+    """File links read with an OAuth app carry ``auth=<access token>``: a secret that changes
+    with every refresh, so it must neither be stored nor make the value look changed."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "auth"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def todo_params(task: CrmTask) -> dict[str, Any]:

@@ -134,3 +134,20 @@ def crm_routing_save(connection: Connection, *, routes: dict[str, str], purchase
                           "fields": mapped, "catalog_id": catalog_id, **asked}
         fresh.save(update_fields=["settings", "updated_at"])
     return fresh
+
+
+def crm_deal_fields_create(connection: Connection, groups: list[tuple[str, dict[str, str], dict[str, str]]],
+                           skip: frozenset[str] = frozenset()) -> list[dict[str, str]]:
+    """For each (code prefix, role → label, role → field id already chosen): a deal field made
+    in the CRM for every role left unmapped (but ``skip``), then the catalog reloaded so the
+    new fields show. CRM calls outside any transaction: a token refreshed on the way is kept."""
+    port = _port(connection)
+    made = []
+    for prefix, roles, mapped in groups:
+        result = dict(mapped)
+        for role, label in roles.items():
+            if not result.get(role) and role not in skip:
+                result[role] = port.create_field("deal", label, code=f"{prefix}_{role}"[:40]).id
+        made.append(result)
+    crm_catalog_load(connection)
+    return made

@@ -20,17 +20,22 @@ from connectors.base.connector import Connector
 from connectors.base.webhooks import json_value, require_post
 from connectors.site import mapping
 from connectors.site.client import SiteClient
-from events.models import EventDate, EventTemplate
+from events.models import EventDate, EventTemplate, SyncState
 from events.services.content import ImageRejected, ImageUnavailable, image_check, image_fetch
 from events.services.publishing import DATE, TEMPLATE, event_sync_failed, event_synced, site_id_of
 from events.services.sales import SaleData, TicketLine, ticket_sale_record
 from hub.models import Connection, Inbox, Outbox
+from hub.services.outbox import max_attempts
 from hub.sync.errors import FatalError, RetryableError, SyncError, WebhookRejected
 from hub.sync.types import CheckResult, InboundEvent, PushResult, WebhookParse
 
 log = logging.getLogger(__name__)
 
 OUTAGE_RETRY = 60.0  # seconds between tries while the site is unreachable
+
+
+class PictureUnavailable(RetryableError):
+    """The deal's picture host failed, not the site: the row's attempts count."""
 
 
 class SiteConnector(Connector):
@@ -61,7 +66,10 @@ class SiteConnector(Connector):
         results: dict[int, PushResult] = {}
         for row in sorted(rows, key=lambda r: (r.action != TEMPLATE, r.pk)):
             model = EventTemplate if row.action == TEMPLATE else EventDate
-            item = model.objects.select_related("setup__site", "setup__crm").filter(pk=row.target_id).first()
+            found = model.objects.select_related("setup__site", "setup__crm").filter(pk=row.target_id)
+            if model is EventDate:  # the template's picture is not needed to bind a date to it
+                found = found.select_related("template").defer("template__image")
+            item = found.first()
             if item is None:
                 results[row.pk] = PushResult(ok=False, retryable=False, error="the template or date no longer exists")
                 continue
@@ -76,8 +84,13 @@ class SiteConnector(Connector):
 
     def _failed(self, item: EventTemplate | EventDate, row: Outbox, exc: SyncError) -> PushResult:
         """An unreachable site is an outage, not this row's fault: retried every minute and
-        never dead-lettered. A refusal (4xx) is final and shown in the deal."""
-        event_sync_failed(item, str(exc), tell_deal=row.attempts <= 1 or not exc.retryable)
+        never dead-lettered. A refusal (4xx) is final and shown in the deal, as is a picture
+        host that keeps failing once the row's attempts are used up."""
+        if isinstance(exc, PictureUnavailable):
+            final = row.attempts >= max_attempts(row.connection)
+            event_sync_failed(item, str(exc), final=final)
+            return PushResult(ok=False, error=str(exc), retryable=not final)
+        event_sync_failed(item, str(exc), final=not exc.retryable)
         if exc.retryable:
             return PushResult(ok=False, error=str(exc), retryable=True, rate_limited=True,
                               retry_after=exc.retry_after or OUTAGE_RETRY)
@@ -92,10 +105,10 @@ class SiteConnector(Connector):
                     picture = image_check(bytes(template.image), limit, name=template.image_url)
                 else:
                     picture = image_fetch(template.image_url, limit)
-                    fresh = (picture.data, picture.content_type)
+                    fresh = (template.image_url, picture.data, picture.content_type)
                 image = (picture.name, picture.content_type, picture.data)
             except ImageUnavailable as exc:
-                raise RetryableError(f"картинка пока недоступна: {exc}") from exc
+                raise PictureUnavailable(f"картинка пока недоступна: {exc}") from exc
             except ImageRejected as exc:
                 image_error = str(exc)
         body = mapping.template_body(template.title, template.description_html, image)
@@ -107,8 +120,12 @@ class SiteConnector(Connector):
     def _push_date(self, client: SiteClient, event: EventDate, row: Outbox) -> PushResult:
         template_id = site_id_of(event.template) if event.template else event.template_site_id
         if not template_id:
+            if event.template is not None and event.template.sync_state == SyncState.REFUSED:
+                error = "сайт не принял шаблон этого мероприятия"
+                event_sync_failed(event, error, final=True)
+                return PushResult(ok=False, error=error, retryable=False)
             error = "шаблон мероприятия ещё не на сайте"
-            event_sync_failed(event, error, tell_deal=False)
+            event_sync_failed(event, error, final=False)
             return PushResult(ok=False, error=error, retryable=True, rate_limited=True, retry_after=OUTAGE_RETRY)
         values: dict[str, Any] = dict(row.payload.get("values") or {})
         if "starts_at" in values:

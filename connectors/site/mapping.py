@@ -35,6 +35,7 @@ MAX_SKEW = 300  # seconds between the sender's clock and ours
 PAID, REFUNDED = "order.paid", "order.refunded"
 TYPES = (PAID, REFUNDED)
 TEXT_MAX = 255  # Bitrix NAME / XML_ID columns, and our own CharFields
+ID_MAX = 64  # order and event ids: the hub's key columns
 MAX_TICKET_ROWS = 200
 MAX_QUANTITY = 10_000
 MAX_MONEY = Decimal("9999999999.99")  # what a 12-digit, 2-place column holds
@@ -150,15 +151,15 @@ def _reject(message: str) -> ValidationError:
     return ValidationError(message, code="site_invalid")
 
 
-def _id(value: Any, where: str) -> str:
+def _id(value: Any, where: str, limit: int = TEXT_MAX) -> str:
     """A required identifier: a non-empty string or integer, never cut (it is a key)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _reject(f"{where}: нужен идентификатор (строка или число), получено {_kind(value)}.")
     text = str(value).strip()
     if not text:
         raise _reject(f"{where}: пустой идентификатор.")
-    if len(text) > TEXT_MAX:
-        raise _reject(f"{where}: идентификатор длиннее {TEXT_MAX} символов.")
+    if len(text) > limit:
+        raise _reject(f"{where}: идентификатор длиннее {limit} символов.")
     return text
 
 
@@ -262,17 +263,20 @@ def sale_from_webhook(data: Any) -> Sale:
         raise _reject("order.tickets: нужен непустой список билетов.")
     if len(tickets) > MAX_TICKET_ROWS:
         raise _reject(f"order.tickets: {len(tickets)} строк — больше {MAX_TICKET_ROWS}.")
+    lines = [_ticket(item, f"order.tickets[{n}]") for n, item in enumerate(tickets)]
+    if sum((line.price * line.quantity for line in lines), Decimal(0)) > MAX_MONEY:
+        raise _reject("order.tickets: сумма заказа слишком большая.")
     return Sale(
         event_key=event_key, type=kind,
-        order_id=_id(order.get("id"), "order.id"),
-        event_id=_id(order.get("event_id"), "order.event_id"),
+        order_id=_id(order.get("id"), "order.id", ID_MAX),
+        event_id=_id(order.get("event_id"), "order.event_id", ID_MAX),
         created_at=_moment(order.get("created_at"), "order.created_at"),
         refunded_at=_when(order.get("refunded_at"), "order.refunded_at"),
         first_name=_text(buyer.get("name"), "order.buyer.name", cut=True),
         last_name=_text(buyer.get("last_name"), "order.buyer.last_name", cut=True),
         phone=_text(buyer.get("phone"), "order.buyer.phone", cut=False),
         email=_text(buyer.get("email"), "order.buyer.email", cut=False),
-        tickets=[_ticket(item, f"order.tickets[{n}]") for n, item in enumerate(tickets)],
+        tickets=lines,
         amount=_money(order.get("amount"), "order.amount"),
     )
 

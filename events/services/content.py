@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import io
+import ipaddress
+import socket
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 import requests
+from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 ALLOWED_TAGS = {"p", "br", "b", "strong", "i", "em", "u", "s", "ul", "ol", "li", "h2", "h3", "h4", "blockquote",
@@ -17,7 +21,9 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th"
 IMAGE_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp"),
                "GIF": ("image/gif", "gif")}
 MAX_PIXELS = 40_000_000  # a 6000×6000 photo is fine; a decompression bomb is not
-FETCH_TIMEOUT = 15
+FETCH_TIMEOUT = 15  # per connect / read
+FETCH_DEADLINE = 60  # the whole download
+MAX_REDIRECTS = 3
 
 
 def html_sanitise(html: str) -> str:
@@ -63,23 +69,46 @@ def image_check(data: bytes, max_bytes: int, name: str = "image") -> Picture:
     return Picture(name=f"{stem}.{extension}", content_type=content_type, data=data)
 
 
-def image_fetch(url: str, max_bytes: int) -> Picture:
-    """Download the deal's picture, reading no more than ``max_bytes`` + 1 (a link to a
-    film must not fill the memory)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ImageRejected("в поле картинки не ссылка http(s)")
+def _public_host(host: str) -> None:
+    """A deal's link may point anywhere: never at the hub's own network (an internal service,
+    the cloud's metadata address), unless the operator allows it (a sandbox, tests)."""
+    if settings.HUB_IMAGE_FETCH_PRIVATE:
+        return
     try:
-        with requests.get(url, stream=True, timeout=FETCH_TIMEOUT) as response:
-            if response.status_code >= 500 or response.status_code == 429:
-                raise ImageUnavailable(f"картинка не скачалась: ответ {response.status_code}")
-            if response.status_code != 200:
-                raise ImageRejected(f"картинка не скачалась: ответ {response.status_code}")
-            data = bytearray()
-            for chunk in response.iter_content(64 * 1024):
-                data += chunk
-                if len(data) > max_bytes:
-                    raise ImageRejected(f"картинка больше {max_bytes // 1024} КБ")
-    except requests.RequestException as exc:
-        raise ImageUnavailable(f"картинка не скачалась: {type(exc).__name__}") from exc
-    return image_check(bytes(data), max_bytes, name=parts.path or "image")
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ImageUnavailable(f"адрес картинки не найден: {host}") from exc
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise ImageRejected("ссылка на картинку ведёт во внутреннюю сеть")
+
+
+def image_fetch(url: str, max_bytes: int) -> Picture:
+    """Download the deal's picture: public hosts only (each redirect checked again), no more
+    than ``max_bytes`` + 1 read (a link to a film must not fill the memory), within
+    ``FETCH_DEADLINE`` seconds in all (a host trickling bytes must not hold a worker)."""
+    deadline = time.monotonic() + FETCH_DEADLINE
+    for _hop in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ImageRejected("в поле картинки не ссылка http(s)")
+        _public_host(parts.hostname)
+        try:
+            with requests.get(url, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False) as response:
+                if response.is_redirect and response.headers.get("Location"):
+                    url = urljoin(url, response.headers["Location"])
+                    continue
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise ImageUnavailable(f"картинка не скачалась: ответ {response.status_code}")
+                if response.status_code != 200:
+                    raise ImageRejected(f"картинка не скачалась: ответ {response.status_code}")
+                data = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise ImageRejected(f"картинка больше {max_bytes // 1024} КБ")
+                    if time.monotonic() > deadline:
+                        raise ImageUnavailable("картинка качается слишком долго")
+        except requests.RequestException as exc:
+            raise ImageUnavailable(f"картинка не скачалась: {type(exc).__name__}") from exc
+        return image_check(bytes(data), max_bytes, name=parts.path or "image")
+    raise ImageRejected("слишком много перенаправлений по ссылке на картинку")

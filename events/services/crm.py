@@ -30,7 +30,8 @@ def _field(fields: dict[str, str], deal: CrmDealView, role: str) -> str:
 def event_template_from_deal(setup: EventSetup, deal: CrmDealView) -> EventTemplate | None:
     """Create the template when the ideas deal reaches the publish stage; afterwards follow
     the deal's edits. Only a change of what the site shows is sent again."""
-    template = EventTemplate.objects.select_for_update().filter(setup=setup, crm_deal_id=deal.id).first()
+    template = (EventTemplate.objects.select_for_update().defer("image")
+                .filter(setup=setup, crm_deal_id=deal.id).first())
     if template is None and deal.stage_id != setup.template_stage_id:
         return None
     fields = setup.template_fields
@@ -48,25 +49,35 @@ def event_template_from_deal(setup: EventSetup, deal: CrmDealView) -> EventTempl
     template.save()
     log.info("event template %s from CRM deal %s (setup %s)", template.pk, deal.id, setup.pk)
     event_template_publish(template)
+    event_dates_attach(template)
     return template
 
 
-def _template_of(setup: EventSetup, deal: CrmDealView) -> tuple[EventTemplate | None, str]:
+def _template_of(setup: EventSetup, deal: CrmDealView) -> tuple[EventTemplate | None, str, str]:
     """By the idea deal's id, else by the site template id the copied deal carries."""
-    idea = _field(setup.event_fields, deal, "idea_deal")
-    site_id = _field(setup.event_fields, deal, "template_id")
+    idea = _field(setup.event_fields, deal, "idea_deal")[:64]
+    site_id = _field(setup.event_fields, deal, "template_id")[:64]
     if idea and (found := EventTemplate.objects.filter(setup=setup, crm_deal_id=idea).first()):
-        return found, site_id
+        return found, idea, site_id
     if site_id and (ref := external_ref_find(setup.site, "event_template", site_id)):
-        return EventTemplate.objects.filter(pk=ref.local_id, setup=setup).first(), site_id
-    return None, site_id
+        return EventTemplate.objects.filter(pk=ref.local_id, setup=setup).first(), idea, site_id
+    return None, idea, site_id
+
+
+def _stages_up_to(setup: EventSetup, stage_id: str) -> list[str]:
+    """The events pipeline's stages up to this one, in the CRM's order: a deal dragged past a
+    stage (or created further on) has released what that stage releases."""
+    catalog = setup.crm.settings.get("crm_catalog") or {}
+    pipeline = next((p for p in catalog.get("pipelines", []) if str(p["id"]) == setup.events_pipeline_id), None)
+    order = [str(s["id"]) for s in (pipeline or {}).get("stages", [])]
+    return order[: order.index(stage_id) + 1] if stage_id in order else [stage_id]
 
 
 def event_date_from_deal(setup: EventSetup, deal: CrmDealView) -> EventDate | None:
     """Record the date's deal and send what its stages have released so far."""
     event = EventDate.objects.select_for_update().filter(setup=setup, crm_deal_id=deal.id).first()
     event = event or EventDate(setup=setup, crm_deal_id=deal.id)
-    template, site_id = _template_of(setup, deal)
+    template, idea, site_id = _template_of(setup, deal)
     fields = setup.event_fields
     problems = []
     try:
@@ -76,13 +87,14 @@ def event_date_from_deal(setup: EventSetup, deal: CrmDealView) -> EventDate | No
         starts_at = event.starts_at
         problems.append(f"дата «{_field(fields, deal, 'starts_at')}» или время «{_field(fields, deal, 'time')}» "
                         "не распознаны (нужно ДД.ММ.ГГГГ и ЧЧ:ММ)")
+    template = template or event.template
     if template is None and not site_id:
-        problems.append("не указан шаблон: заполните сделку-идею или ID шаблона на сайте")
+        problems.append(f"идея (сделка {idea}) ещё не опубликована на сайте: событие появится после неё" if idea
+                        else "не указан шаблон: заполните сделку-идею или ID шаблона на сайте")
     reached = list(event.reached_stages or [])
-    if deal.stage_id and deal.stage_id not in reached:
-        reached.append(deal.stage_id)
+    reached += [stage for stage in _stages_up_to(setup, deal.stage_id) if stage and stage not in reached]
     before = _state(event)
-    event.template = template or event.template
+    event.template, event.idea_deal_id = template, idea or event.idea_deal_id
     event.template_site_id = site_id or event.template_site_id
     event.title = deal.title[:255]
     event.starts_at = starts_at
@@ -97,6 +109,18 @@ def event_date_from_deal(setup: EventSetup, deal: CrmDealView) -> EventDate | No
     if _state(event) != before and (event.template_id or event.template_site_id):
         event_date_publish(event)
     return event
+
+
+def event_dates_attach(template: EventTemplate) -> int:
+    """Dates entered before their idea was published: bound to its template now and sent
+    (they reach the site once the template has)."""
+    waiting = list(EventDate.objects.select_for_update().filter(setup=template.setup, idea_deal_id=template.crm_deal_id,
+                                                               template__isnull=True))
+    for event in waiting:
+        event.template, event.deal_problem = template, ""
+        event.save(update_fields=["template", "deal_problem", "updated_at"])
+        event_date_publish(event)
+    return len(waiting)
 
 
 def _state(event: EventDate) -> tuple[Any, ...]:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.models import EventDate, EventSetup, EventTemplate, SyncState
+from hub.models import ExternalRef
 from hub.services.external_refs import external_ref_for_local, external_ref_link
 from hub.services.outbox import outbox_publish
 
@@ -19,11 +20,23 @@ DATE = "event_date.upsert"
 DEAL_FIELDS = "event_deal.upsert"  # the site's id and the sync state, into the CRM deal
 
 
-def event_template_publish(template: EventTemplate) -> None:
-    outbox_publish(TEMPLATE, "event_template", template.pk,
-                   {"title": template.title, "description_html": template.description_html,
-                    "image_url": template.image_url})
-    event_deal_publish(template)
+def _publish(item: EventTemplate | EventDate, action: str, payload: dict[str, Any], force: bool) -> None:
+    """Queue the item for its site. ``force`` (the operator's "send again") forgets what the
+    site was last sent, so even an unchanged item goes. When nothing needed sending (the site
+    already holds exactly this: an edit undone before it went), the item is on the site."""
+    site = item.setup.site
+    if force:
+        ExternalRef.objects.filter(connection=site, kind=_kind(item), local_id=item.pk).update(fingerprint="")
+    queued = any(row.connection_id == site.pk for row in outbox_publish(action, _kind(item), item.pk, payload))
+    if not queued and site_id_of(item) and item.sync_state != SyncState.SYNCED:
+        type(item).objects.filter(pk=item.pk).update(sync_state=SyncState.SYNCED, sync_error="")
+        item.sync_state, item.sync_error = SyncState.SYNCED, ""
+    event_deal_publish(item)
+
+
+def event_template_publish(template: EventTemplate, *, force: bool = False) -> None:
+    _publish(template, TEMPLATE, {"title": template.title, "description_html": template.description_html,
+                                  "image_url": template.image_url}, force)
 
 
 def event_date_values(event: EventDate) -> dict[str, str]:
@@ -40,11 +53,9 @@ def event_date_values(event: EventDate) -> dict[str, str]:
     return values
 
 
-def event_date_publish(event: EventDate) -> None:
-    outbox_publish(DATE, "event_date", event.pk,
-                   {"template": event.template_id, "template_site_id": event.template_site_id,
-                    "values": event_date_values(event)})
-    event_deal_publish(event)
+def event_date_publish(event: EventDate, *, force: bool = False) -> None:
+    _publish(event, DATE, {"template": event.template_id, "template_site_id": event.template_site_id,
+                           "values": event_date_values(event)}, force)
 
 
 def site_id_of(item: EventTemplate | EventDate) -> str:
@@ -63,6 +74,8 @@ def _state_text(item: EventTemplate | EventDate, tz: ZoneInfo) -> str:
         return text + (f"; без картинки: {image_error}" if image_error else "")
     if item.sync_state == SyncState.FAILED:
         return f"Не выгружено, хаб повторит: {item.sync_error}"[:255]
+    if item.sync_state == SyncState.REFUSED:
+        return f"Сайт не принял: {item.sync_error}"[:255]
     return "Ожидает выгрузки на сайт"
 
 
@@ -81,7 +94,7 @@ def event_deal_publish(item: EventTemplate | EventDate) -> None:
 
 @transaction.atomic
 def event_synced(item: EventTemplate | EventDate, site_id: str, digest: str, image_error: str = "",
-                 image: tuple[bytes, str] | None = None) -> None:
+                 image: tuple[str, bytes, str] | None = None) -> None:
     """The site holds it now: remember its id (and the values, so an unchanged state is not
     sent again), tell the deal, and link sales that waited for this event."""
     from events.services.sales import ticket_sales_link  # sales import publishing: avoid a cycle
@@ -90,21 +103,27 @@ def event_synced(item: EventTemplate | EventDate, site_id: str, digest: str, ima
     updates: dict[str, Any] = {"sync_state": SyncState.SYNCED, "sync_error": "", "synced_at": timezone.now()}
     if isinstance(item, EventTemplate):
         updates["image_error"] = image_error[:500]
-        if image is not None:
-            updates["image"], updates["image_type"] = image
     type(item).objects.filter(pk=item.pk).update(**updates)
+    if image is not None:  # kept for the next push, unless the deal has linked another picture meanwhile
+        url, data, content_type = image
+        EventTemplate.objects.filter(pk=item.pk, image_url=url).update(image=data, image_type=content_type)
     item.refresh_from_db()
     event_deal_publish(item)
     if isinstance(item, EventDate):
         ticket_sales_link(item, site_id)
+    else:  # dates that were refused with it go again; those merely waiting are retried by themselves
+        for event in item.dates.filter(sync_state=SyncState.REFUSED).select_related("setup__site", "setup__crm"):
+            event_date_publish(event, force=True)
 
 
 @transaction.atomic
-def event_sync_failed(item: EventTemplate | EventDate, error: str, *, tell_deal: bool) -> None:
-    """Shown in admin every time; written into the deal on the first failure of a run, not
-    on every retry."""
-    type(item).objects.filter(pk=item.pk).update(sync_state=SyncState.FAILED, sync_error=error[:500])
-    if tell_deal:
-        item.refresh_from_db()
+def event_sync_failed(item: EventTemplate | EventDate, error: str, *, final: bool) -> None:
+    """Shown in admin; written into the deal when the state changes, not on every retry of
+    an outage. ``final``: the site refused it, the hub will not retry on its own."""
+    state = SyncState.REFUSED if final else SyncState.FAILED
+    changed = (item.sync_state, item.sync_error) != (state, error[:500])
+    type(item).objects.filter(pk=item.pk).update(sync_state=state, sync_error=error[:500])
+    item.sync_state, item.sync_error = state, error[:500]
+    if changed:
         event_deal_publish(item)
 

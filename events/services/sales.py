@@ -85,6 +85,8 @@ def ticket_sale_record(site: Connection, data: SaleData) -> tuple[TicketSale, bo
         return sale, False
     contact = contact_from_web(first_name=data.first_name, last_name=data.last_name, phone=_valid(phone_normalize,
                                data.phone), email=_valid(email_normalize, data.email), connection=site)
+    if contact is None and sale is not None:  # a refund without the buyer's details is still theirs
+        contact = sale.contact
     kind = str((site.settings or {}).get("product_kind") or Product.Kind.TICKET)
     kind = kind if kind in Product.Kind.values else Product.Kind.TICKET
     lines = [LineData(product=product_for_source(site, f"product:{line.product_id or line.name.lower()}"[:128],
@@ -106,8 +108,22 @@ def ticket_sale_record(site: Connection, data: SaleData) -> tuple[TicketSale, bo
     sale.save()
     if sale.event is None:
         log.info("ticket sale %s waits for site event %s", sale.pk, data.site_event_id)
+        # The event may reach the site (and link its sales) while this is not yet committed.
+        transaction.on_commit(lambda pk=sale.pk: ticket_sale_relink(pk))
     ticket_sale_publish(sale)
     return sale, created
+
+
+@transaction.atomic
+def ticket_sale_relink(sale_id: int) -> bool:
+    sale = TicketSale.objects.select_for_update().filter(pk=sale_id, event__isnull=True).select_related("site").first()
+    event = _event_for(sale.site, sale.site_event_id) if sale else None
+    if sale is None or event is None:
+        return False
+    sale.event = event
+    sale.save(update_fields=["event", "updated_at"])
+    ticket_sale_publish(sale)
+    return True
 
 
 @transaction.atomic

@@ -6,10 +6,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from connectors.crm.setup import crm_catalog_load
 from events.models import EventSetup, EventStagePush
 from hub.models import Connection
-from hub.sync import registry
 
 TEMPLATE_ROLES = {
     "title": "Название анонса (пусто — название сделки)",
@@ -32,6 +30,7 @@ TICKET_ROLES = {"event_deal": "Сделка мероприятия (ID) в сд�
 #: What a stage can release to the site's calendar event; the title and the template always go.
 PUSHABLE = {"starts_at": "Дата и время", "speaker": "Спикер", "host": "Администратор"}
 WRITTEN_BY_HUB = ("site_id", "sync_state")
+OPTIONAL = {"time"}  # not made in the CRM when missing: a date field may carry its time
 
 
 def event_setup_for(connection: Connection) -> EventSetup | None:
@@ -80,19 +79,3 @@ def event_setup_save(*, crm: Connection, site: Connection, template_stage: str, 
             EventStagePush.objects.update_or_create(setup=setup, stage_id=stage_id, defaults={"roles": list(roles)})
     return setup
 
-
-def event_fields_create(connection: Connection, template_fields: dict[str, str], event_fields: dict[str, str],
-                        ticket_fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Deal fields the operator left unmapped, made in the CRM (CRM calls outside any
-    transaction: a token refreshed on the way is kept); the catalog is reloaded so they show."""
-    port = registry.get(connection.system).adapter(connection)
-    made = []
-    for prefix, roles, mapped in (("evt", TEMPLATE_ROLES, template_fields),
-                                  ("evd", EVENT_ROLES, event_fields), ("tks", TICKET_ROLES, ticket_fields)):
-        result = dict(mapped)
-        for role, label in roles.items():
-            if not result.get(role) and not (prefix == "evd" and role == "time"):
-                result[role] = port.create_field("deal", label, code=f"{prefix}_{role}"[:40]).id
-        made.append(result)
-    crm_catalog_load(connection)
-    return made[0], made[1], made[2]

@@ -68,24 +68,27 @@ _CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
 
 def datetime_parse(value: object, tz: dt.tzinfo, time_text: str = "", field: str = "starts_at") -> dt.datetime | None:
     """A CRM's date-time as an aware datetime: ISO 8601 (with or without offset),
-    'DD.MM.YYYY HH:MM', or a Unix timestamp (amoCRM date_time fields); a bare date takes
-    ``time_text`` ('18:30'), else midnight. Naive values are read in ``tz``."""
+    'DD.MM.YYYY HH:MM', or a Unix timestamp (amoCRM date and date_time fields); a bare date
+    (or a timestamp at midnight in ``tz``, amoCRM's "date") takes ``time_text`` ('18:30').
+    Naive values are read in ``tz``."""
     if not value:
         return None
     text = str(value).strip()
+    bare_date = len(text) <= 10
     try:
         if text.isdigit() and len(text) >= 9:
-            return dt.datetime.fromtimestamp(int(text), tz=dt.UTC)
-        if len(text) >= 10 and text[2] == "." and text[5] == ".":
+            parsed = dt.datetime.fromtimestamp(int(text), tz=dt.UTC).astimezone(tz)
+            bare_date = (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0)
+        elif len(text) >= 10 and text[2] == "." and text[5] == ".":
             parsed = dt.datetime.strptime(text[:10], "%d.%m.%Y")
             clock = _CLOCK.search(text[10:])
             if clock:
                 parsed = parsed.replace(hour=int(clock[1]), minute=int(clock[2]))
         else:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
+    except (ValueError, OverflowError, OSError) as exc:
         raise ValidationError({field: f"Not a date and time: {value!r}."}) from exc
-    if len(text) <= 10 and time_text:
+    if bare_date and time_text:
         clock = _CLOCK.fullmatch(time_text.strip())
         if not clock or int(clock[1]) > 23 or int(clock[2]) > 59:
             raise ValidationError({field: f"Not a time: {time_text!r} (expected HH:MM)."})

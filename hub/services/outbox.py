@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from hub.models import Connection, Outbox
@@ -92,6 +92,14 @@ def _due(now: dt.datetime) -> Q:
     return waiting | abandoned
 
 
+def _in_flight(now: dt.datetime) -> QuerySet[Outbox]:
+    """A row of the same target still being sent by another worker: a change that followed it
+    (a deal created, then linked) waits, or both would create the deal."""
+    return Outbox.objects.filter(status=Outbox.Status.SENDING, locked_until__gte=now,
+                                 connection=OuterRef("connection"), action=OuterRef("action"),
+                                 target_kind=OuterRef("target_kind"), target_id=OuterRef("target_id"))
+
+
 def outbox_claim(limit: int, *, now: dt.datetime | None = None) -> list[Outbox]:
     """Take up to ``limit`` due rows for this worker; no other worker gets them."""
     now = now or timezone.now()
@@ -101,6 +109,7 @@ def outbox_claim(limit: int, *, now: dt.datetime | None = None) -> list[Outbox]:
             # OF self + NO KEY: lock only outbox rows, never the connection rows the join reads.
             Outbox.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
             .filter(_due(now), connection__enabled=True)
+            .exclude(Exists(_in_flight(now)))
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
         )

@@ -14,12 +14,13 @@ from django.core.exceptions import ValidationError
 from PIL import Image
 
 from events.models import EventDate, EventTemplate, TicketSale
-from events.services.content import ImageRejected, html_sanitise, image_check
+from events.services.content import ImageRejected, html_sanitise, image_check, image_fetch
+from events.services.publishing import event_synced, event_template_publish
 from events.services.sales import SaleData, TicketLine, ticket_sale_record
 from events.services.setup import event_setup_save
 from hub.models import Connection, Contact, Outbox, Purchase
 from hub.services.deals import CrmDealView, crm_deal_seen
-from hub.services.external_refs import external_ref_link
+from hub.services.external_refs import external_ref_link, fingerprint
 from hub.services.normalize import datetime_parse
 from loyalty.selectors import spendable_points
 from loyalty.services.ledger import program_default
@@ -66,6 +67,13 @@ def test_what_is_not_a_picture_for_the_site_is_refused_with_the_reason(data, lim
         image_check(data, limit)
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/p.png", "http://169.254.169.254/latest/meta-data",
+                                 "http://localhost/p.png", "http://[::1]/p.png", "file:///etc/passwd"])
+def test_pictures_are_not_fetched_from_the_hubs_own_network(url):
+    with pytest.raises(ImageRejected, match=r"внутреннюю сеть|не ссылка"):
+        image_fetch(url, 1_000_000)
+
+
 @pytest.mark.parametrize(("value", "time_text", "expected"), [
     ("05.12.2026", "18:30", dt.datetime(2026, 12, 5, 18, 30, tzinfo=MSK)),
     ("2026-12-05", "9.05", dt.datetime(2026, 12, 5, 9, 5, tzinfo=MSK)),
@@ -80,16 +88,27 @@ def test_crm_dates_and_times_in_every_shape(value, time_text, expected):
     assert datetime_parse(value, MSK, time_text) == expected
 
 
-@pytest.mark.parametrize(("value", "time_text"), [("завтра", ""), ("05.12.2026", "25:00"), ("2026-13-01", "")])
+def test_an_amocrm_date_field_takes_the_time_field():
+    midnight = str(int(dt.datetime(2026, 12, 5, tzinfo=MSK).timestamp()))  # amoCRM "date": local midnight
+    assert datetime_parse(midnight, MSK, "18:30") == dt.datetime(2026, 12, 5, 18, 30, tzinfo=MSK)
+
+
+@pytest.mark.parametrize(("value", "time_text"), [("завтра", ""), ("05.12.2026", "25:00"), ("2026-13-01", ""),
+                                                  ("99999999999999999999", "")])
 def test_a_date_that_is_not_one_is_an_error(value, time_text):
     with pytest.raises(ValidationError):
         datetime_parse(value, MSK, time_text)
 
 
 # ------------------------------------------------------------------------------------ deals → pushes
+CATALOG = {"pipelines": [
+    {"id": "10", "name": "Идеи", "stages": [{"id": s, "name": s} for s in ("11", "12", "13")]},
+    {"id": "20", "name": "События", "stages": [{"id": s, "name": s} for s in ("21", "22", "23")]}]}
+
+
 @pytest.fixture
 def setup():
-    crm = Connection.objects.create(system="amocrm", name="CRM", settings={"routes": {}})
+    crm = Connection.objects.create(system="amocrm", name="CRM", settings={"routes": {}, "crm_catalog": CATALOG})
     site = Connection.objects.create(system="site", name="Сайт", credentials={"secret": "s"})
     return event_setup_save(
         crm=crm, site=site, template_stage="10|12", events_pipeline_id="20",
@@ -158,6 +177,40 @@ def test_an_event_releases_its_fields_stage_by_stage(setup):
     assert _rows("event_date.upsert")[-1].payload["values"]["host"] == "Мария"
 
 
+def test_a_deal_made_at_a_later_stage_has_released_what_the_stages_before_release(setup):
+    crm_deal_seen(setup.crm, _deal("1", "10", "12"))
+    crm_deal_seen(setup.crm, _deal("2", "20", "23", **{"601": "1", "603": "05.12.2026 18:30", "605": "Иван",
+                                                        "606": "Мария"}))
+    assert _rows("event_date.upsert")[-1].payload["values"] == {
+        "title": "Крыши", "starts_at": "2026-12-05T18:30:00+03:00", "speaker": "Иван", "host": "Мария"}
+
+
+def test_a_date_entered_before_its_idea_is_published_goes_when_the_idea_does(setup):
+    crm_deal_seen(setup.crm, _deal("1", "10", "11"))  # the idea, not published yet
+    crm_deal_seen(setup.crm, _deal("2", "20", "22", **{"601": "1", "605": "Иван"}))
+    assert not _rows("event_date.upsert")
+    assert "ещё не опубликована" in _rows("deal.note")[0].payload["text"]
+    crm_deal_seen(setup.crm, _deal("1", "10", "12"))
+    event = EventDate.objects.get()
+    assert event.template == EventTemplate.objects.get() and not event.deal_problem
+    assert _rows("event_date.upsert")[-1].payload["values"]["speaker"] == "Иван"
+
+
+def test_an_edit_undone_before_it_went_leaves_the_template_on_the_site_and_send_again_forces(setup):
+    crm_deal_seen(setup.crm, _deal("1", "10", "12", title="A"))
+    template = EventTemplate.objects.get()
+    [row] = _rows("event_template.upsert")
+    event_synced(template, "77", fingerprint(row.payload))
+    Outbox.objects.update(status=Outbox.Status.SENT)
+    crm_deal_seen(setup.crm, _deal("1", "10", "12", title="B"))
+    assert EventTemplate.objects.get().sync_state == "pending"
+    crm_deal_seen(setup.crm, _deal("1", "10", "12", title="A"))  # back to what the site holds
+    assert EventTemplate.objects.get().sync_state == "synced"
+    assert not Outbox.objects.filter(action="event_template.upsert", status="pending").exists()
+    event_template_publish(EventTemplate.objects.get(), force=True)  # the operator's "send again"
+    assert Outbox.objects.filter(action="event_template.upsert", status="pending").count() == 1
+
+
 def test_a_deal_without_template_or_with_a_bad_date_is_told_once(setup):
     crm = setup.crm
     crm_deal_seen(crm, _deal("2", "20", "21", **{"603": "скоро"}))
@@ -197,6 +250,17 @@ def test_a_refund_is_final_even_when_it_arrives_before_the_payment(setup):
     sale, _ = ticket_sale_record(setup.site, _sale())  # the late "paid"
     assert sale.status == TicketSale.Status.REFUNDED and sale.purchase.status == Purchase.Status.REFUNDED
     assert spendable_points(Contact.objects.get(), program) == 0
+
+
+def test_a_refund_without_the_buyer_takes_the_points_back(setup):
+    program = program_default()
+    program.earn_percent = Decimal("10")
+    program.save()
+    ticket_sale_record(setup.site, _sale())
+    contact = Contact.objects.get()
+    assert spendable_points(contact, program) == Decimal("300.00")
+    sale, _ = ticket_sale_record(setup.site, SaleData(**{**_sale(refunded=True).__dict__, "phone": "", "email": ""}))
+    assert sale.contact == contact and spendable_points(contact, program) == 0
 
 
 def test_a_mistyped_phone_does_not_lose_the_order_and_a_known_event_is_linked(setup):

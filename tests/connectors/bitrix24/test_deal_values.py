@@ -68,3 +68,10 @@ def test_a_file_read_over_http_links_to_the_portal(b24, b24_emulator):
         b24_emulator.app.deals[int(deal_id)][field.id] = FILE
     fields = port.get_deal(deal_id)["fields"]
     assert fields[field.id] == b24_emulator.url + FILE["downloadUrl"]
+
+
+def test_a_file_link_loses_its_access_token():
+    url = "/bitrix/components/bitrix/crm.deal.show/show_file.php?auth=secret-token&ownerId=1&fileId=77"
+    text = deal_from_b24({"UF_CRM_A": {"id": 77, "downloadUrl": url}}, portal="https://demo.bitrix24.ru/")
+    assert text["fields"]["UF_CRM_A"] == ("https://demo.bitrix24.ru/bitrix/components/bitrix/crm.deal.show/"
+                                          "show_file.php?ownerId=1&fileId=77")

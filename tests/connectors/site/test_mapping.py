@@ -15,14 +15,10 @@ from django.core.exceptions import ValidationError
 
 from connectors.site import mapping
 from hub.sync.errors import FatalError
+from tests.connectors.site.samples import ORDER
 
 MSK = ZoneInfo("Europe/Moscow")
-SAMPLE = {"id": "evt-1", "type": "order.paid",
-          "order": {"id": "1001", "event_id": "42", "created_at": "2026-12-01T10:00:00+03:00", "refunded_at": None,
-                    "buyer": {"name": "Анна", "last_name": "Петрова", "phone": "+7 916 000-00-01",
-                              "email": "anna@example.ru"},
-                    "tickets": [{"product_id": "77", "name": "Взрослый билет", "price": "1500.00", "quantity": 2}],
-                    "amount": "3000.00"}}
+SAMPLE = ORDER
 
 
 def _with(**changes):
@@ -179,3 +175,13 @@ def test_event_body_sends_only_the_released_values():
         "template_id": "11", "starts_at": None, "host": "", "title": "Крыши"}
     with pytest.raises(FatalError, match="aware datetime"):
         mapping.event_body("11", {"starts_at": dt.datetime(2026, 12, 5, 18, 30)})
+
+
+@pytest.mark.parametrize(("order", "reason"), [
+    ({"tickets": [{"product_id": "1", "name": "VIP", "price": "9999999999.00", "quantity": 2}]}, "слишком большая"),
+    ({"id": "9" * 65}, "длиннее 64"),
+    ({"event_id": "e" * 65}, "длиннее 64"),
+])
+def test_what_the_hub_could_not_store_is_refused_at_the_door(order, reason):
+    with pytest.raises(ValidationError, match=reason):
+        mapping.sale_from_webhook({**SAMPLE, "order": {**SAMPLE["order"], **order}})

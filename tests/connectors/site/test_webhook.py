@@ -18,14 +18,10 @@ from events.models import TicketSale
 from hub.models import Inbox
 from hub.services.connections import connection_upsert
 from hub.services.inbox import inbox_process
+from tests.connectors.site.samples import ORDER
 
 SECRET = "site-secret"
-ORDER = {"id": "ev-1", "type": "order.paid",
-         "order": {"id": "1001", "event_id": "55", "created_at": "2026-12-01T10:00:00+03:00", "refunded_at": None,
-                   "buyer": {"name": "Анна", "last_name": "Петрова", "phone": "+7 916 000-00-01",
-                             "email": "anna@example.ru"},
-                   "tickets": [{"product_id": "77", "name": "Взрослый билет", "price": "1500.00", "quantity": 2}],
-                   "amount": "3000.00"}}
+
 
 
 def _site():
@@ -58,7 +54,7 @@ def test_a_signed_order_is_stored_answered_and_recorded_once(db, processed):
     assert first.status_code == again.status_code == 200 and first.json() == {"ok": True}
     assert Inbox.objects.filter(connection=site).count() == 1
     sale = TicketSale.objects.get()
-    assert sale.order_id == "1001" and sale.site_event_id == "55" and sale.tickets == 2
+    assert sale.order_id == "1001" and sale.site_event_id == "42" and sale.tickets == 2
     refund = {**ORDER, "id": "ev-2", "type": "order.refunded",
               "order": {**ORDER["order"], "refunded_at": "2026-12-02T10:00:00+03:00"}}
     processed(site, refund)

@@ -159,3 +159,16 @@ def test_a_result_after_the_lease_was_lost_is_not_recorded(webhook_connection, w
     assert outbox_drain().sent == 0
     assert Outbox.objects.get().status == Outbox.Status.SENDING
     assert not webhook_connection.refs.exists()
+
+
+def test_a_change_waits_while_the_previous_one_of_its_target_is_being_sent(webhook_connection):
+    """Another worker holds V1 (e.g. creating the record remotely); V2 must not be sent in
+    parallel, or both would create it. Once V1 is done (or its lease lapses), V2 goes."""
+    contact, _ = contact_upsert(ContactData(first_name="V1", phones=["+79123456789"]))
+    [first] = outbox_claim(10)
+    contact_upsert(ContactData(first_name="V2", phones=["+79123456789"]))
+    other, _ = contact_upsert(ContactData(first_name="Другой", phones=["+79123456780"]))
+    assert [r.target_id for r in outbox_claim(10)] == [other.pk]  # not V2
+    Outbox.objects.filter(pk=first.pk).update(status=Outbox.Status.SENT)
+    [second] = outbox_claim(10)
+    assert second.payload["first_name"] == "V2" and second.target_id == contact.pk
