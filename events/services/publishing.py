@@ -28,7 +28,7 @@ def _publish(item: EventTemplate | EventDate, action: str, payload: dict[str, An
     if force:
         ExternalRef.objects.filter(connection=site, kind=_kind(item), local_id=item.pk).update(fingerprint="")
     queued = any(row.connection_id == site.pk for row in outbox_publish(action, _kind(item), item.pk, payload))
-    if not queued and site_id_of(item) and item.sync_state != SyncState.SYNCED:
+    if not queued and site.enabled and site_id_of(item) and item.sync_state != SyncState.SYNCED:
         type(item).objects.filter(pk=item.pk).update(sync_state=SyncState.SYNCED, sync_error="")
         item.sync_state, item.sync_error = SyncState.SYNCED, ""
     event_deal_publish(item)
@@ -45,7 +45,8 @@ def event_date_values(event: EventDate) -> dict[str, str]:
                 for role in push.roles}
     values: dict[str, str] = {"title": event.title}
     if "starts_at" in released:
-        values["starts_at"] = event.starts_at.isoformat() if event.starts_at else ""
+        tz = ZoneInfo(event.setup.crm.time_zone)  # one spelling of the moment: no resend for an offset
+        values["starts_at"] = timezone.localtime(event.starts_at, tz).isoformat() if event.starts_at else ""
     if "speaker" in released:
         values["speaker"] = event.speaker
     if "host" in released:

@@ -43,6 +43,12 @@ def test_every_list_and_page_opens(admin_client, items, model):
     assert admin_client.get(reverse(f"admin:events_{model}_change", args=[obj.pk])).status_code == 200
 
 
+def test_the_report_is_one_click_from_the_sales_and_the_dates(admin_client, items):
+    for model in ("ticketsale", "eventdate"):
+        page = admin_client.get(reverse(f"admin:events_{model}_changelist")).content.decode()
+        assert f'href="{reverse("events_report")}"' in page
+
+
 def test_lists_show_the_state_and_escape_what_came_from_the_crm(admin_client, items):
     page = admin_client.get(reverse("admin:events_eventtemplate_changelist")).content.decode()
     assert "Крыши &lt;b&gt;" in page and ">77<" in page
