@@ -171,6 +171,9 @@ class AmoCRMAdapter:
         return self._write(f"catalogs/{catalog}/elements", [(k, {"name": p.name[:255]}) for k, p in items],
                            embedded="elements")
 
+    def list_users(self) -> list[tuple[str, str]]:
+        return [(str(u["id"]), str(u.get("name") or u["id"])) for u in self.client.pages("/api/v4/users", "users")]
+
     def list_catalogs(self) -> list[tuple[str, str]]:
         return [(str(c["id"]), str(c.get("name", ""))) for c in self.client.pages("/api/v4/catalogs", "catalogs")]
 

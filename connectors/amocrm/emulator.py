@@ -125,6 +125,9 @@ class AmoCRMEmulator(Emulator):
             self._pipeline(3007, "Продажи билетов", False, ["Новая продажа"]),
         ]
         self.catalogs = [{"id": 5001, "name": "Товары", "type": "products"}]
+        self.users = [{"id": USER_ID, "name": "Интеграция", "email": "api@example.ru"},
+                      {"id": USER_ID + 1, "name": "Мария Смирнова", "email": "maria@example.ru"},
+                      {"id": USER_ID + 2, "name": "Иван Петров", "email": "ivan@example.ru"}]
         self.catalog_elements: dict[int, dict[str, Any]] = {}
         self.webhook_log: list[dict[str, Any]] = []
 
@@ -195,6 +198,7 @@ class AmoCRMEmulator(Emulator):
             Rule("/api/v4/leads/notes", endpoint="ep_leads_notes", methods=["POST"]),
             Rule("/api/v4/tasks", endpoint="ep_tasks", methods=["GET", "POST"]),
             Rule("/api/v4/catalogs", endpoint="ep_catalogs", methods=["GET"]),
+            Rule("/api/v4/users", endpoint="ep_users", methods=["GET"]),
             Rule("/api/v4/catalogs/<int:catalog_id>/elements", endpoint="ep_catalog_elements", methods=["GET", "POST"]),
             Rule("/_emulator/ui", endpoint="ep_ui", methods=["GET"]),
         ]
@@ -610,6 +614,10 @@ class AmoCRMEmulator(Emulator):
 
     def ep_lead_fields(self, request: Request) -> Response:
         return self._fields(request, "leads")
+
+    def ep_users(self, request: Request) -> Response:
+        with self.lock:
+            return self._page(request, "users", list(self.users))
 
     def ep_catalogs(self, request: Request) -> Response:
         with self.lock:

@@ -238,5 +238,15 @@ class Bitrix24Adapter:
                                                                        "CURRENCY_ID": "RUB"}})
                           for k, p in items})
 
+    def list_users(self) -> list[tuple[str, str]]:
+        users: list[dict[str, Any]] = []
+        start: int | None = 0
+        while start is not None:  # 50 a page
+            answer = self.client.call("user.get", {"start": start}) or {}
+            users += [u for u in answer.get("result") or [] if isinstance(u, dict)]
+            start = answer.get("next")
+        return [(str(u["ID"]), f"{u.get('NAME') or ''} {u.get('LAST_NAME') or ''}".strip() or str(u["ID"]))
+                for u in users]
+
     def list_catalogs(self) -> list[tuple[str, str]]:
         return []  # one CRM product catalog per portal

@@ -123,6 +123,9 @@ class Bitrix24Emulator(Emulator):
                             "C5:NEW": "Новое событие", "C5:PREPARATION": "Даты согласованы со спикером",
                             "C5:EXECUTING": "Назначен администратор", "C6:NEW": "Новая продажа"}
         self.events: list[dict[str, Any]] = []
+        self.users = [{"ID": "1", "NAME": "Интеграция", "LAST_NAME": "", "ACTIVE": True},
+                      {"ID": "2", "NAME": "Мария", "LAST_NAME": "Смирнова", "ACTIVE": True},
+                      {"ID": "3", "NAME": "Иван", "LAST_NAME": "Петров", "ACTIVE": True}]
 
     def _next(self, kind: str, start: int) -> int:
         self.seq[kind] = self.seq.get(kind, start - 1) + 1
@@ -294,6 +297,7 @@ class Bitrix24Emulator(Emulator):
             "crm.deal.productrows.set": lambda: (self._rows_set(p), {}),
             "crm.deal.productrows.get": lambda: (self.product_rows.get(self._id(p), []), {}),
             "crm.category.list": lambda: ({"categories": self.categories}, {}),
+            "user.get": lambda: (list(self.users), {"total": len(self.users)}),
             "crm.status.list": lambda: (self._statuses(p), {}),
             "crm.timeline.comment.add": lambda: (self._comment(p), {}),
             "crm.activity.todo.add": lambda: (self._todo_add(p), {}),

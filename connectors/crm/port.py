@@ -135,6 +135,9 @@ class CrmPort(Protocol):
         """(key, product) → their catalog ids. Without a product catalog configured: nothing
         written, no error (deals then carry names and prices only)."""
 
+    def list_users(self) -> list[tuple[str, str]]:
+        """(id, name) of the CRM's users: a deal's "user" field holds an id, the site wants a name."""
+
     def list_catalogs(self) -> list[tuple[str, str]]:
         """(id, name) of product catalogs the operator may choose from ([] when the CRM has one)."""
 

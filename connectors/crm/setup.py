@@ -60,6 +60,7 @@ def crm_catalog_load(connection: Connection) -> dict[str, Any]:
         "contact_fields": [{"id": f.id, "name": f.name, "code": f.code} for f in port.list_fields("contact")],
         "deal_fields": [{"id": f.id, "name": f.name, "code": f.code} for f in port.list_fields("deal")],
         "catalogs": [{"id": cid, "name": name} for cid, name in port.list_catalogs()],
+        "users": [{"id": uid, "name": name} for uid, name in port.list_users()],
     }
     connection.settings = {**connection.settings, "crm_catalog": catalog}
     connection.save(update_fields=["settings", "updated_at"])

@@ -54,14 +54,23 @@ def event_template_from_deal(setup: EventSetup, deal: CrmDealView) -> EventTempl
 
 
 def _template_of(setup: EventSetup, deal: CrmDealView) -> tuple[EventTemplate | None, str, str]:
-    """By the idea deal's id, else by the site template id the copied deal carries."""
+    """By the idea deal's id, else by the site template id: in the events deal's own field,
+    or in the field where the hub wrote it into the idea (a copy of the idea carries it: a
+    CRM's deal fields are shared by all its pipelines)."""
     idea = _field(setup.event_fields, deal, "idea_deal")[:64]
-    site_id = _field(setup.event_fields, deal, "template_id")[:64]
+    site_id = (_field(setup.event_fields, deal, "template_id") or _field(setup.template_fields, deal, "site_id"))[:64]
     if idea and (found := EventTemplate.objects.filter(setup=setup, crm_deal_id=idea).first()):
         return found, idea, site_id
     if site_id and (ref := external_ref_find(setup.site, "event_template", site_id)):
         return EventTemplate.objects.filter(pk=ref.local_id, setup=setup).first(), idea, site_id
     return None, idea, site_id
+
+
+def _person(setup: EventSetup, value: str) -> str:
+    """A CRM "user" field holds the user's id: the site shows the name (users are read with
+    the pipelines); a text field is taken as written."""
+    users = {str(u["id"]): u["name"] for u in (setup.crm.settings.get("crm_catalog") or {}).get("users", [])}
+    return users.get(value, value) if value.isdigit() else value
 
 
 def _stages_up_to(setup: EventSetup, stage_id: str) -> list[str]:
@@ -98,8 +107,8 @@ def event_date_from_deal(setup: EventSetup, deal: CrmDealView) -> EventDate | No
     event.template_site_id = site_id or event.template_site_id
     event.title = deal.title[:255]
     event.starts_at = starts_at
-    event.speaker = _field(fields, deal, "speaker")[:255]
-    event.host = _field(fields, deal, "host")[:255]
+    event.speaker = _person(setup, _field(fields, deal, "speaker"))[:255]
+    event.host = _person(setup, _field(fields, deal, "host"))[:255]
     event.reached_stages = reached
     problem = "; ".join(problems)[:500]
     if problem and problem != event.deal_problem:  # told once, not on every edit of the deal

@@ -103,7 +103,8 @@ def test_a_date_that_is_not_one_is_an_error(value, time_text):
 # ------------------------------------------------------------------------------------ deals → pushes
 CATALOG = {"pipelines": [
     {"id": "10", "name": "Идеи", "stages": [{"id": s, "name": s} for s in ("11", "12", "13")]},
-    {"id": "20", "name": "События", "stages": [{"id": s, "name": s} for s in ("21", "22", "23")]}]}
+    {"id": "20", "name": "События", "stages": [{"id": s, "name": s} for s in ("21", "22", "23")]}],
+    "users": [{"id": "17", "name": "Мария Смирнова"}]}
 
 
 @pytest.fixture
@@ -183,6 +184,22 @@ def test_a_deal_made_at_a_later_stage_has_released_what_the_stages_before_releas
                                                         "606": "Мария"}))
     assert _rows("event_date.upsert")[-1].payload["values"] == {
         "title": "Крыши", "starts_at": "2026-12-05T18:30:00+03:00", "speaker": "Иван", "host": "Мария"}
+
+
+def test_a_user_field_sends_the_users_name_and_a_text_field_its_text(setup):
+    crm_deal_seen(setup.crm, _deal("1", "10", "12"))
+    crm_deal_seen(setup.crm, _deal("2", "20", "23", **{"601": "1", "605": "Иван Петров", "606": "17"}))
+    values = _rows("event_date.upsert")[-1].payload["values"]
+    assert values["host"] == "Мария Смирнова" and values["speaker"] == "Иван Петров"
+
+
+def test_a_copy_of_the_idea_finds_its_template_by_the_site_id_the_hub_wrote_into_the_idea(setup):
+    crm_deal_seen(setup.crm, _deal("1", "10", "12"))
+    template = EventTemplate.objects.get()
+    external_ref_link(setup.site, "event_template", template.pk, "77")
+    crm_deal_seen(setup.crm, _deal("2", "20", "21", **{"503": "77", "504": "На сайте"}))  # the copied fields
+    assert EventDate.objects.get().template == template
+    assert _rows("event_date.upsert")[-1].payload["template"] == template.pk
 
 
 def test_a_date_entered_before_its_idea_is_published_goes_when_the_idea_does(setup):

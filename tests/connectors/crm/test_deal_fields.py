@@ -155,3 +155,8 @@ def test_the_events_pipelines_are_listed_with_their_stages(crm):
         assert all(s.name for s in pipeline.stages)
     ideas = pipelines["3005" if crm.system == "amocrm" else "4"]
     assert [s.name for s in ideas.stages][:3] == ["Идея", "Обсуждение", "Анонс готов"]
+
+
+def test_the_crms_users_are_read_by_name(crm):
+    users = dict(crm.port.list_users())
+    assert "Мария Смирнова" in users.values() and all(uid.isdigit() for uid in users)
