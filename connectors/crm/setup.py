@@ -3,6 +3,7 @@ event kind to a pipeline/stage, map (or create) the card fields the hub writes."
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,9 @@ from django.db import transaction
 
 from hub.models import Connection
 from hub.sync import registry
+from hub.sync.errors import SyncError
+
+log = logging.getLogger(__name__)
 
 EVENT_KINDS = {"purchase": "Покупка (билет / чек)", "pass": "Проход (списание)", "preorder": "Предзаказ",
                "booking": "Бронирование", "request": "Заявка с сайта или из бота",
@@ -51,6 +55,16 @@ def _port(connection: Connection) -> Any:
     return connector.adapter(connection)
 
 
+def _users(port: Any) -> list[dict[str, str]]:
+    """Users need a right the integration may lack (Bitrix24's "user" scope, amoCRM admin):
+    without them user fields are shown as ids, and the rest of the catalog still loads."""
+    try:
+        return [{"id": uid, "name": name} for uid, name in port.list_users()]
+    except SyncError as exc:
+        log.warning("CRM users not readable: %s", exc)
+        return []
+
+
 def crm_catalog_load(connection: Connection) -> dict[str, Any]:
     """Read pipelines (with stages) and contact fields from the CRM into the connection."""
     port = _port(connection)
@@ -60,7 +74,7 @@ def crm_catalog_load(connection: Connection) -> dict[str, Any]:
         "contact_fields": [{"id": f.id, "name": f.name, "code": f.code} for f in port.list_fields("contact")],
         "deal_fields": [{"id": f.id, "name": f.name, "code": f.code} for f in port.list_fields("deal")],
         "catalogs": [{"id": cid, "name": name} for cid, name in port.list_catalogs()],
-        "users": [{"id": uid, "name": name} for uid, name in port.list_users()],
+        "users": _users(port),
     }
     connection.settings = {**connection.settings, "crm_catalog": catalog}
     connection.save(update_fields=["settings", "updated_at"])

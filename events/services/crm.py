@@ -21,6 +21,8 @@ from hub.services.normalize import datetime_parse
 
 log = logging.getLogger(__name__)
 
+LOST_STAGES = {"143", "LOSE"}  # amoCRM's "closed, not realised"; Bitrix24's failure stage (C<n>:LOSE in pipelines)
+
 
 def _field(fields: dict[str, str], deal: CrmDealView, role: str) -> str:
     field_id = fields.get(role)
@@ -76,6 +78,8 @@ def _person(setup: EventSetup, value: str) -> str:
 def _stages_up_to(setup: EventSetup, stage_id: str) -> list[str]:
     """The events pipeline's stages up to this one, in the CRM's order: a deal dragged past a
     stage (or created further on) has released what that stage releases."""
+    if stage_id in LOST_STAGES or stage_id.endswith(":LOSE"):
+        return []  # a cancelled event releases nothing more
     catalog = setup.crm.settings.get("crm_catalog") or {}
     pipeline = next((p for p in catalog.get("pipelines", []) if str(p["id"]) == setup.events_pipeline_id), None)
     order = [str(s["id"]) for s in (pipeline or {}).get("stages", [])]

@@ -68,7 +68,8 @@ def outbox_publish(
         if stateful:
             ref = external_ref_for_local(connection, target_kind, target_id)
             digest = connector.outbound_fingerprint(action, payload)
-            if ref and ref.fingerprint == digest:
+            # A change still being sent may leave them holding something else: then this goes too.
+            if ref and ref.fingerprint == digest and not unsent.filter(status=Outbox.Status.SENDING).exists():
                 unsent.filter(status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED]).update(
                     status=Outbox.Status.SKIPPED, last_error="they already hold these values")
                 continue

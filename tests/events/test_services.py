@@ -68,9 +68,10 @@ def test_what_is_not_a_picture_for_the_site_is_refused_with_the_reason(data, lim
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/p.png", "http://169.254.169.254/latest/meta-data",
-                                 "http://localhost/p.png", "http://[::1]/p.png", "file:///etc/passwd"])
+                                 "http://localhost/p.png", "http://[::1]/p.png", "file:///etc/passwd",
+                                 "http://127.0.0.1:9\\@example.com/p.png", "http://user@example.com/p.png"])
 def test_pictures_are_not_fetched_from_the_hubs_own_network(url):
-    with pytest.raises(ImageRejected, match=r"внутреннюю сеть|не ссылка"):
+    with pytest.raises(ImageRejected, match=r"внутреннюю сеть|не ссылка|именем пользователя"):
         image_fetch(url, 1_000_000)
 
 
@@ -184,6 +185,13 @@ def test_a_deal_made_at_a_later_stage_has_released_what_the_stages_before_releas
                                                         "606": "Мария"}))
     assert _rows("event_date.upsert")[-1].payload["values"] == {
         "title": "Крыши", "starts_at": "2026-12-05T18:30:00+03:00", "speaker": "Иван", "host": "Мария"}
+
+
+def test_a_cancelled_event_releases_nothing_more(setup):
+    crm_deal_seen(setup.crm, _deal("1", "10", "12"))
+    crm_deal_seen(setup.crm, _deal("2", "20", "21", **{"601": "1", "605": "Иван", "606": "Мария"}))
+    crm_deal_seen(setup.crm, _deal("2", "20", "143", **{"601": "1", "605": "Иван", "606": "Мария"}))
+    assert set(_rows("event_date.upsert")[-1].payload["values"]) == {"title"}
 
 
 def test_a_user_field_sends_the_users_name_and_a_text_field_its_text(setup):

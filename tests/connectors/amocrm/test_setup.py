@@ -64,3 +64,14 @@ def test_deal_triggers_are_configured_with_their_fields_and_refused_without_them
     assert settings["booking_fields"] == {"hall": "880001", "date": "880002", "time": "880003"}
     assert settings["bonus_request"] == {"pipeline_id": "3001", "stage_id": "30012"}
     assert settings["bonus_fields"] == {"points": "880004"}
+
+
+def test_pipelines_load_when_the_crm_will_not_list_its_users(amo, amo_emulator):
+    import requests
+
+    from connectors.crm.setup import crm_catalog_load
+
+    requests.post(f"{amo_emulator.url}/_emulator/faults",
+                  json={"status": 403, "times": 5, "path_prefix": "/api/v4/users"}, timeout=5)
+    catalog = crm_catalog_load(amo)
+    assert catalog["users"] == [] and len(catalog["pipelines"]) == 7

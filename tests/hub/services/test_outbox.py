@@ -172,3 +172,16 @@ def test_a_change_waits_while_the_previous_one_of_its_target_is_being_sent(webho
     Outbox.objects.filter(pk=first.pk).update(status=Outbox.Status.SENT)
     [second] = outbox_claim(10)
     assert second.payload["first_name"] == "V2" and second.target_id == contact.pk
+
+
+def test_a_change_undone_while_the_first_is_being_sent_still_goes(webhook_connection):
+    """They hold A; B is being sent; the record goes back to A: A must follow B, or B stays."""
+    from hub.services.external_refs import external_ref_link, fingerprint
+    from hub.services.outbox import outbox_publish
+
+    external_ref_link(webhook_connection, "thing", 1, "t1", digest=fingerprint({"v": "A"}))
+    outbox_publish("contact.upsert", "thing", 1, {"v": "B"})
+    [sending] = outbox_claim(10)
+    outbox_publish("contact.upsert", "thing", 1, {"v": "A"})
+    assert Outbox.objects.filter(status=Outbox.Status.PENDING).get().payload == {"v": "A"}
+    assert sending.payload == {"v": "B"}
