@@ -15,8 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from events.chart import chart_bars
+from events.exports import report_csv, report_xlsx
 from events.models import EventSetup
-from events.report import Report, chart_bars, event_report, report_csv, report_xlsx
+from events.report import Report, event_report
 
 MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

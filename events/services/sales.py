@@ -114,16 +114,12 @@ def ticket_sale_record(site: Connection, data: SaleData) -> tuple[TicketSale, bo
     return sale, created
 
 
-@transaction.atomic
-def ticket_sale_relink(sale_id: int) -> bool:
-    sale = TicketSale.objects.select_for_update().filter(pk=sale_id, event__isnull=True).select_related("site").first()
+def ticket_sale_relink(sale_id: int) -> int:
+    """After commit: the sale's event may have reached the site meanwhile (its link missed
+    this then uncommitted sale)."""
+    sale = TicketSale.objects.filter(pk=sale_id, event__isnull=True).select_related("site").first()
     event = _event_for(sale.site, sale.site_event_id) if sale else None
-    if sale is None or event is None:
-        return False
-    sale.event = event
-    sale.save(update_fields=["event", "updated_at"])
-    ticket_sale_publish(sale)
-    return True
+    return ticket_sales_link(event, sale.site_event_id) if sale and event else 0
 
 
 @transaction.atomic

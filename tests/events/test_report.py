@@ -15,8 +15,10 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from events.chart import chart_bars
+from events.exports import report_csv, report_xlsx
 from events.models import EventDate, EventSetup, EventTemplate, TicketSale
-from events.report import NO_EVENT, NO_TEMPLATE, chart_bars, event_report, report_csv, report_xlsx
+from events.report import NO_EVENT, NO_TEMPLATE, event_report
 from hub.models import Connection
 
 pytestmark = pytest.mark.django_db

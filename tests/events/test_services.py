@@ -296,3 +296,16 @@ def test_a_mistyped_phone_does_not_lose_the_order_and_a_known_event_is_linked(se
     with pytest.raises(ValidationError):
         ticket_sale_record(setup.site, SaleData(order_id="2", site_event_id="E1", sold_at=sale.sold_at,
                                                 refunded_at=None))
+
+
+def test_a_sale_whose_event_reached_the_site_while_it_was_recorded_is_linked_after_commit(
+        setup, django_capture_on_commit_callbacks):
+    event = EventDate.objects.create(setup=setup, crm_deal_id="9", title="Крыши")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        sale, _ = ticket_sale_record(setup.site, _sale())
+    assert sale.event is None
+    external_ref_link(setup.site, "event_date", event.pk, "E1")  # the event's sync, not seen by the sale
+    for callback in callbacks:
+        callback()
+    sale.refresh_from_db()
+    assert sale.event == event
