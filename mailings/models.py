@@ -125,6 +125,10 @@ class Campaign(models.Model):
                              help_text=_("Extra conditions on top of the segment (edited as fields)."))
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True,
                                         help_text=_("Segment mailings: send once at this time."))
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("control group, %"), default=0,
+        help_text=_("This share of the clients the campaign picks (at random, always the same ones) is not "
+                    "messaged, so the campaign's effect can be measured against them."))
     # triggers
     trigger = models.CharField(_("trigger"), max_length=20, choices=Trigger.choices, blank=True)
     cursor = models.BigIntegerField(_("events read up to"), default=0, editable=False)

@@ -2,6 +2,7 @@ from hub.models.catalog import Product, ProductCategory, ServicePoint
 from hub.models.consent import ConsentRecord, ConsentText
 from hub.models.contacts import Card, Contact, ContactIdentity, ContactRelation, Tag
 from hub.models.dialogs import DialogMessage
+from hub.models.lifecycle import ClientLifecycle, LifecycleChange, LifecyclePolicy, Stage
 from hub.models.requests import ClientRequest
 from hub.models.sales import Pass, Purchase, PurchaseLine
 from hub.models.segments import Segment
@@ -9,6 +10,7 @@ from hub.models.sync import Connection, CrmDealState, ExternalRef, Inbox, Outbox
 
 __all__ = [
     "Card",
+    "ClientLifecycle",
     "ClientRequest",
     "Connection",
     "ConsentRecord",
@@ -20,6 +22,8 @@ __all__ = [
     "DialogMessage",
     "ExternalRef",
     "Inbox",
+    "LifecycleChange",
+    "LifecyclePolicy",
     "Outbox",
     "Pass",
     "Product",
@@ -28,6 +32,7 @@ __all__ = [
     "PurchaseLine",
     "Segment",
     "ServicePoint",
+    "Stage",
     "SyncCursor",
     "Tag",
 ]

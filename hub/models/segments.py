@@ -12,6 +12,9 @@ class Segment(models.Model):
     description = models.TextField(_("description"), blank=True)
     rules = models.JSONField(_("rules"), default=dict, blank=True,
                              help_text=_("The filter fields (category, birth month, visits, tags, CRM deals)."))
+    size = models.PositiveIntegerField(_("clients"), null=True, blank=True, editable=False,
+                                       help_text=_("Counted daily."))
+    counted_on = models.DateField(_("counted on"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -42,6 +42,8 @@ def _touch(contact: Contact | None, field: str, when: dt.datetime, origin: Conne
 
 # sender=Purchase; purchase=Purchase, created=bool. Sent again when a receipt is re-recorded.
 purchase_recorded = Signal()
+# sender=Pass; pass_row=Pass. Sent once per new pass (subscriptions and certificates use it).
+pass_recorded = Signal()
 
 
 @transaction.atomic
@@ -120,5 +122,6 @@ def pass_record(
         external_ref_link(connection, "pass", row.pk, external_id)
     _touch(contact, "last_pass_at", passed_at, connection)
     outbox_publish("pass.created", "pass", row.pk, {"id": row.pk}, origin=connection)
+    pass_recorded.send(sender=Pass, pass_row=row)
     return row, True
 

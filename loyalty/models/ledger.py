@@ -27,6 +27,25 @@ class Program(models.Model):
     max_redeem_share = models.DecimalField(_("max share of an order payable by points, %"), max_digits=5,
                                            decimal_places=2, default=Decimal("50"))
     active = models.BooleanField(_("active"), default=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow",
+                                 help_text=_("The venue's: days, hours, weeks and months of rules and limits."))
+    # levels (tiers)
+    tier_metric = models.CharField(
+        _("levels are earned by"), max_length=8, choices=[("points", _("Points earned")), ("spend", _("Money spent"))],
+        default="points",
+        help_text=_("What the client's level is computed from, in the rolling window below (not the balance)."))
+    tier_window_days = models.PositiveIntegerField(_("level window, days"), default=365)
+    tier_category = models.ForeignKey(
+        "hub.ProductCategory", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("levels count only this category"),
+        help_text=_("Money spent on this category (and its subcategories) only. Empty: everything."))
+    tier_product_kind = models.CharField(
+        _("levels count only this product type"), max_length=10, blank=True,
+        choices=[("ticket", _("Ticket")), ("deposit", _("Deposit top-up")), ("service", _("Service")),
+                 ("goods", _("Goods"))], help_text=_("Empty: every type."))
+    tier_grace_days = models.PositiveIntegerField(
+        _("grace before a downgrade, days"), default=30,
+        help_text=_("A client below their level keeps it this long; checked daily. A promotion is at once."))
     connection = models.OneToOneField(
         "hub.Connection", null=True, blank=True, on_delete=models.PROTECT, related_name="bonus_program",
         verbose_name=_("external program"),
@@ -54,6 +73,14 @@ class Account(models.Model):
     expiring = models.JSONField(_("expiring"), default=list, blank=True,
                                 help_text=_("External program: the next burn dates and amounts."))
     synced_at = models.DateTimeField(_("checked with the program"), null=True, blank=True)
+    tier = models.ForeignKey("loyalty.Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts",
+                             verbose_name=_("level"))
+    tier_since = models.DateTimeField(_("on this level since"), null=True, blank=True)
+    tier_below_since = models.DateTimeField(
+        _("below the level since"), null=True, blank=True,
+        help_text=_("First daily check that found the client below their level; the grace period runs from it."))
+    tier_value = models.DecimalField(_("level metric"), max_digits=14, decimal_places=2, default=Decimal("0"),
+                                     help_text=_("Points earned or money spent in the window, last computed."))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -83,6 +110,8 @@ class Entry(models.Model):
         CRM = "crm", _("CRM")
         SYSTEM = "system", _("System")
         PROGRAM = "program", _("Bonus program")
+        REFERRAL = "referral", _("Referral")
+        PROMO = "promo", _("Promo code")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries",
                                 verbose_name=_("account"))
