@@ -60,3 +60,6 @@ class LifecycleChange(models.Model):
         verbose_name = _("lifecycle change")
         verbose_name_plural = _("lifecycle changes")
         ordering = ["-changed_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage or '—'} → {self.to_stage}"

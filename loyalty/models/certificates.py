@@ -3,8 +3,6 @@ and at passes; every movement is an operation with an idempotency key."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 

@@ -29,3 +29,6 @@ class OfferExposure(models.Model):
         verbose_name_plural = _("offer exposures")
         constraints = [models.UniqueConstraint(fields=["offer", "offer_id", "contact"], name="uniq_offer_exposure")]
         indexes = [models.Index(fields=["offer", "offer_id", "group"])]
+
+    def __str__(self) -> str:
+        return f"{self.offer}:{self.offer_id}/{self.contact_id} {self.group}"

@@ -49,7 +49,8 @@ class PromoCode(Targeted, Holdout):
 
 
 class PromoUse(models.Model):
-    promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="use_rows", verbose_name=_("promo code"))
+    promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="use_rows",
+                              verbose_name=_("promo code"))
     receipt = models.ForeignKey("loyalty.Receipt", on_delete=models.CASCADE, related_name="promo_uses",
                                 verbose_name=_("receipt"))
     contact = models.ForeignKey("hub.Contact", on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))

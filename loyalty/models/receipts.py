@@ -83,3 +83,6 @@ class RuleHit(models.Model):
         verbose_name = _("rule applied")
         verbose_name_plural = _("rules applied")
         constraints = [models.UniqueConstraint(fields=["receipt", "rule"], name="uniq_rule_hit")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: {self.points}"

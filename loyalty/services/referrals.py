@@ -1,0 +1,9 @@
+"""Referrals (being written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def on_receipt_confirmed(sender: Any, receipt: Any, **kwargs: Any) -> None:
+    return None
