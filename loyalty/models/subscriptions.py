@@ -74,3 +74,6 @@ class SubscriptionVisit(models.Model):
         verbose_name = _("subscription visit")
         verbose_name_plural = _("subscription visits")
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id} @ {self.at:%Y-%m-%d %H:%M}"
