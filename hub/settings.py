@@ -182,6 +182,8 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-expire": {"task": "loyalty.expire", "schedule": crontab(hour=21, minute=5)},
     "loyalty-birthdays": {"task": "loyalty.birthday_bonuses", "schedule": crontab(hour=6, minute=0)},
     "loyalty-reconcile": {"task": "loyalty.reconcile", "schedule": crontab(hour=23, minute=30)},  # 02:30 MSK
+    "loyalty-tiers": {"task": "loyalty.tiers_daily", "schedule": crontab(hour=0, minute=30)},  # 03:30 MSK
+    "hub-lifecycle": {"task": "hub.lifecycle_daily", "schedule": crontab(hour=1, minute=0)},  # 04:00 MSK
     "mailings-triggers": {"task": "mailings.triggers_scan", "schedule": 60.0},
     # campaigns' own schedules are periodic tasks in the database (mailings/services/schedules.py)
 }

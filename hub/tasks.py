@@ -10,6 +10,7 @@ from hub.models import Connection
 from hub.services.connections import connection_pull, connections_due_for_pull
 from hub.services.contacts import contacts_publish
 from hub.services.inbox import inbox_process, inbox_retry_failed
+from hub.services.lifecycle import lifecycle_daily
 from hub.services.outbox import outbox_drain
 from hub.sync.errors import SyncError
 
@@ -61,3 +62,9 @@ def connection_pull_task(connection_id: int) -> dict:
     except SyncError as exc:
         log.warning("pull of connection %s failed: %s", connection_id, exc)
         return {"error": str(exc)}
+
+
+@shared_task(name="hub.lifecycle_daily")
+def lifecycle_daily_task() -> int:
+    """Lifecycle stages and segment sizes, daily; returns how many clients changed stage."""
+    return lifecycle_daily()

@@ -1,5 +1,5 @@
-"""Daily loyalty jobs (scheduled in CELERY_BEAT_SCHEDULE): expiry, birthday bonuses, and the
-nightly reconciliation with external programs."""
+"""Daily loyalty jobs (scheduled in CELERY_BEAT_SCHEDULE): expiry, birthday bonuses, levels
+(downgrades after their grace period), and the nightly reconciliation with external programs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from loyalty.models import BirthdayBonus, Program
 from loyalty.services.campaigns import birthday_bonuses_run
 from loyalty.services.ledger import ledger_expire
 from loyalty.services.programs import program_reconcile
+from loyalty.services.tiers import tiers_daily
 
 
 @shared_task(name="loyalty.expire")
@@ -27,3 +28,9 @@ def reconcile_programs() -> int:
     """Returns how many accounts were corrected."""
     return sum(program_reconcile(program).differences for program in Program.objects.filter(
         active=True, connection__isnull=False, connection__enabled=True).select_related("connection"))
+
+
+@shared_task(name="loyalty.tiers_daily")
+def tiers_recompute() -> int:
+    """Returns how many clients changed level."""
+    return tiers_daily()

@@ -15,6 +15,9 @@ class PromoCode(Targeted, Holdout):
                             help_text=_("What the client types; letters are compared without case."))
     name = models.CharField(_("name"), max_length=120)
     active = models.BooleanField(_("active"), default=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="coupons",
+                               verbose_name=_("issued from"), editable=False,
+                               help_text=_("Personal coupons issued from this promo code to a segment."))
     contact = models.ForeignKey("hub.Contact", null=True, blank=True, on_delete=models.CASCADE,
                                 related_name="coupons", verbose_name=_("personal for"),
                                 help_text=_("A coupon: only this client may use it. Empty: anyone."))

@@ -7,3 +7,7 @@ from typing import Any
 
 def on_receipt_changed(sender: Any, receipt: Any, **kwargs: Any) -> None:
     return None
+
+
+def tiers_daily() -> int:
+    return 0
