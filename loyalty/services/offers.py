@@ -32,3 +32,11 @@ def offer_expose(offer: str, offer_id: int, contact_id: int, group: str, at: dt.
     if used:
         OfferExposure.objects.filter(offer=offer, offer_id=offer_id, contact_id=contact_id,
                                      used_at__isnull=True).update(used_at=at)
+
+
+def offer_expose_many(offer: str, offer_id: int, contact_ids: list[int], group: str, at: dt.datetime) -> None:
+    """``offer_expose`` for many contacts in one statement (first exposure wins)."""
+    if contact_ids:
+        OfferExposure.objects.bulk_create(
+            [OfferExposure(offer=offer, offer_id=offer_id, contact_id=pk, group=group, at=at) for pk in contact_ids],
+            ignore_conflicts=True)
