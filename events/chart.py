@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from decimal import Decimal
 
 from events.report import EventRow, Report
+from hub.reports import rubles, scale_top, shorten
 
 LEFT, RIGHT, TOP, BOTTOM = 80, 12, 12, 48
 MIN_GROUP = 64
@@ -50,23 +49,6 @@ class Chart:
     ticks: list[Tick]
 
 
-def rubles(value: Decimal | float) -> str:
-    """12 345,00 — as a Russian reader writes money."""
-    return f"{value:,.2f}".replace(",", "\u00a0").replace(".", ",")
-
-
-def _scale_top(largest: Decimal) -> int:
-    """A round top of the axis (1, 2, 2.5 or 5 times a power of ten per quarter)."""
-    quarter = max(float(largest) / 4, 1.0)
-    power = 10 ** math.floor(math.log10(quarter))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= quarter)
-    return math.ceil(step * 4)
-
-
-def _shorten(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: max(chars - 1, 1)] + "…"
-
-
 def _group_of(row: EventRow, index: int, group_width: float, plot_height: float, top: int) -> BarGroup:
     x0 = LEFT + index * group_width
     bar_width = group_width * 0.34
@@ -79,7 +61,7 @@ def _group_of(row: EventRow, index: int, group_width: float, plot_height: float,
                         width=round(bar_width, 2), height=height,
                         title=f"{when} {row.title}: {word} {rubles(value)} ₽"))
     return BarGroup(center=round(x0 + group_width / 2, 2), date_label=f"{row.starts_at:%d.%m %H:%M}",
-                    title_label=_shorten(row.title, int(group_width / 7)), bars=(bars[0], bars[1]))
+                    title_label=shorten(row.title, int(group_width / 7)), bars=(bars[0], bars[1]))
 
 
 def chart_bars(report: Report, width: int = 960, height: int = 320) -> Chart | None:
@@ -90,7 +72,7 @@ def chart_bars(report: Report, width: int = 960, height: int = 320) -> Chart | N
         return None
     width = max(width, LEFT + RIGHT + MIN_GROUP * len(rows))
     plot_width, plot_height = width - LEFT - RIGHT, height - TOP - BOTTOM
-    top = _scale_top(max(max(row.revenue, row.refunds) for row in rows))
+    top = scale_top(max(max(row.revenue, row.refunds) for row in rows))
     ticks = [Tick(y=round(TOP + plot_height * (1 - i / 4), 2), label=rubles(top * i / 4).removesuffix(",00"))
              for i in range(5)]
     groups = [_group_of(row, i, plot_width / len(rows), plot_height, top) for i, row in enumerate(rows)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from events.report import DASH, NO_EVENT, Report, Sums
+from hub.reports import csv_table
 
 HEADER = ("Шаблон", "Мероприятие", "Начало", "Продано билетов", "Выручка", "Возвращено билетов", "Возвраты",
           "Нетто", "Заказов")
@@ -36,29 +36,9 @@ def report_lines(report: Report) -> Iterator[tuple[str, list[object]]]:
     yield "total", _line(GRAND_TOTAL, "", None, report.total)
 
 
-def _safe_text(value: str) -> str:
-    """Titles come from CRM deals: a leading = + - @ must not become a spreadsheet formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return f"{value:%d.%m.%Y %H:%M}"
-    if isinstance(value, str):
-        return _safe_text(value)
-    return str(value)
-
-
 def report_csv(report: Report) -> bytes:
     """UTF-8 with a BOM and ``;`` so Russian Excel opens it as a table; dot decimals."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for _kind, cells in report_lines(report):
-        writer.writerow([_csv_cell(cell) for cell in cells])
-    return buffer.getvalue().encode("utf-8-sig")
+    return csv_table(HEADER, (cells for _kind, cells in report_lines(report)))
 
 
 def _xlsx_row(sheet, number: int, cells: list[object], bold: bool) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,16 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from hub.models import Connection, Contact, ContactRelation, CrmDealState, ExternalRef, Purchase, Segment
+from hub.models import (
+    Connection,
+    Contact,
+    ContactRelation,
+    CrmDealState,
+    ExternalRef,
+    ProductCategory,
+    Purchase,
+    Segment,
+)
 
 DECIMAL_RULES = ("spend_from", "spend_to", "bonus_from", "bonus_to")
 
@@ -47,6 +56,9 @@ class ContactFilter:
     deal_stage: str = ""  # …and stage
     deal_from: dt.date | None = None  # …last seen changing in this date range
     deal_to: dt.date | None = None
+    lifecycle: str = ""  # a Stage value: the stage the daily job last computed
+    bought_category: int | None = None  # bought from this product category or its subcategories…
+    bought_within_days: int | None = None  # …in the last N days (empty: ever)
 
     def to_rules(self) -> dict[str, Any]:
         """JSON for a saved segment (a segment inside a segment is not kept)."""
@@ -92,6 +104,20 @@ def _between(rows: QuerySet[Contact], name: str, low: Decimal | None, high: Deci
     return rows
 
 
+def category_subtree(category_id: int) -> set[int]:
+    """The category and all its subcategories, from one read of the tree (cycles stop)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent in ProductCategory.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent, []).append(pk)
+    found, todo = {category_id}, [category_id]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> QuerySet[Contact]:
     now = now or timezone.now()
     rows = Contact.objects.filter(merged_into__isnull=True)
@@ -126,6 +152,14 @@ def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> Qu
 
         rows = rows.annotate(bonus=Coalesce(contact_points_total(), Value(Decimal(0)), output_field=MONEY))
         rows = _between(rows, "bonus", spec.bonus_from, spec.bonus_to)
+    if spec.lifecycle:
+        rows = rows.filter(lifecycle__stage=spec.lifecycle)
+    if spec.bought_category is not None:
+        bought = Purchase.objects.filter(status=Purchase.Status.PAID, contact__isnull=False,
+                                         lines__product__category__in=category_subtree(spec.bought_category))
+        if spec.bought_within_days is not None:
+            bought = bought.filter(purchased_at__gte=now - dt.timedelta(days=spec.bought_within_days))
+        rows = rows.filter(pk__in=bought.values("contact_id"))
     if spec.deal_connection is not None:
         deals = CrmDealState.objects.filter(connection=spec.deal_connection)
         if spec.deal_pipeline:

@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/crm/<int:pk>/events/", event_setup_page, name="events_setup"),
     path("cabinet/", include("cabinet.urls")),
     path("api/cabinet/", include("cabinet.api_urls")),
+    path("api/loyalty/", include("loyalty.api_urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -91,7 +91,7 @@ class LoyaltyView(APIView):
         serializer = serializer_class(data=request.data)
         if not serializer.is_valid():
             fields = serializer.errors
-            first = next(iter(_messages(fields)), "Проверьте данные.")
+            first = next(iter(_located(fields)), "Проверьте данные.")
             return self.refused(request, _problem(first, fields=fields))
         return serializer.validated_data
 
@@ -102,6 +102,18 @@ def _messages(errors: Any) -> list[str]:
     if isinstance(errors, list):
         return [m for value in errors for m in _messages(value)]
     return [str(errors)]
+
+
+def _located(errors: Any, where: str = "") -> list[str]:
+    """Serializer errors as "lines[0].amount: reason" (the till's developer sees which value)."""
+    if isinstance(errors, dict):
+        return [m for name, value in errors.items()
+                for m in _located(value, where if name == "non_field_errors" else f"{where}.{name}".lstrip("."))]
+    if isinstance(errors, list) and errors and all(isinstance(e, dict) for e in errors):
+        return [m for i, value in enumerate(errors) for m in _located(value, f"{where}[{i}]")]
+    if isinstance(errors, list):
+        return [m for value in errors for m in _located(value, where)]
+    return [f"{where}: {errors}" if where else str(errors)]
 
 
 def _client(data: dict[str, Any]) -> Contact:

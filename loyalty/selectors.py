@@ -77,8 +77,8 @@ def balance_for(contact: Contact, program: Program | None = None, now: dt.dateti
             expiring += sum((money(item.get("points")) for item in account.expiring or []
                              if str(item.get("date", "")) <= soon.date().isoformat()), Decimal(0))
         else:
-            expiring += sum((c.remaining for c in credits_with_remaining(account)
-                             .filter(expires_at__gt=now, expires_at__lte=soon)), Decimal(0))
+            expiring += money(sum((c.remaining for c in credits_with_remaining(account)
+                                   .filter(expires_at__gt=now, expires_at__lte=soon)), Decimal(0)))
     return Balance(total=total["total"], expiring_30_days=expiring)
 
 

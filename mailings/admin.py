@@ -101,7 +101,7 @@ class CampaignForm(ContactFilterForm, forms.ModelForm):
         fields = ("name", "kind", "active", "template", "marketing", "time_zone", "send_time", "quiet_from",
                   "quiet_to", "days_before", "audience", "lapsed_days", "inactivity", "cooldown_days", "bonus_points",
                   "bonus_expiry_days", "crm_connection", "from_pipeline", "from_stage", "to_pipeline", "to_stage",
-                  "scheduled_at", "trigger")
+                  "scheduled_at", "trigger", "holdout_percent")
 
     channel_1 = forms.ChoiceField(label="Канал 1", choices=Channel.choices,
                                   help_text="Если клиента нет в этом канале (или нет согласия, или сообщение "
@@ -112,6 +112,7 @@ class CampaignForm(ContactFilterForm, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["holdout_percent"].required = False
         self.fields["crm_connection"].queryset = Connection.objects.filter(system__in=["amocrm", "bitrix24"])
         if self.instance.pk and not self.is_bound:
             spec = ContactFilter.from_rules(self.instance.rules)
@@ -119,6 +120,9 @@ class CampaignForm(ContactFilterForm, forms.ModelForm):
             self.initial["segment"] = self.instance.segment_id
             for n, channel in enumerate(self.instance.channels or [], start=1):
                 self.initial[f"channel_{n}"] = channel
+
+    def clean_holdout_percent(self) -> int:
+        return self.cleaned_data.get("holdout_percent") or 0
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -131,7 +135,8 @@ class CampaignForm(ContactFilterForm, forms.ModelForm):
         self.instance.channels = channels
         self.instance.rules = self.contact_filter().to_rules()
         self.instance.segment = data.get("segment")
-        for name in ("kind", "lapsed_days", "crm_connection", "to_stage", "trigger", "bonus_points"):
+        for name in ("kind", "lapsed_days", "crm_connection", "to_stage", "trigger", "bonus_points", "holdout_percent",
+                     "marketing"):
             if name in data:
                 setattr(self.instance, name, data[name])
         try:
@@ -168,13 +173,15 @@ class CampaignAdmin(admin.ModelAdmin):
         ("День рождения", {"fields": ("days_before", "audience"), "classes": ("collapse",)}),
         ("Давно не были", {"fields": ("lapsed_days", "inactivity", "cooldown_days"), "classes": ("collapse",)}),
         ("Бонус", {"fields": ("bonus_points", "bonus_expiry_days"), "classes": ("collapse",)}),
+        ("Контрольная группа", {"fields": ("holdout_percent",), "classes": ("collapse",)}),
         ("CRM: NPS и события по сделкам", {"fields": ("crm_connection", "from_pipeline", "from_stage",
                                                       "to_pipeline", "to_stage", "trigger"),
                                           "classes": ("collapse",)}),
         ("Сегмент: кому", {"fields": ("segment", "category", "birth_month", "not_visited_days",
                                       "visited_within_days", "tags", "child_age_from", "child_age_to",
                                       "spend_from", "spend_to", "bonus_from", "bonus_to", "deal_connection",
-                                      "deal_pipeline", "deal_stage", "deal_from", "deal_to"),
+                                      "deal_pipeline", "deal_stage", "deal_from", "deal_to", "lifecycle",
+                                      "bought_category", "bought_within_days"),
                            "classes": ("collapse",)}),
     ]
 

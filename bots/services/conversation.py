@@ -14,6 +14,7 @@ from django.db import transaction
 
 from bots.models import BotChat
 from bots.services.menu import balance_context, bookings_context
+from bots.services.referral import invite_available, invite_context, referral_remember, referral_settle
 from bots.texts import bot_text
 from hub.models import Connection, ConsentRecord, ConsentText, ContactIdentity, DialogMessage
 from hub.models.consent import Purpose
@@ -103,7 +104,9 @@ def bot_receive(connection: Connection, channel: str, event: BotInput) -> str:
         if chat.contact is not None and chat.contact.merged_into_id:
             chat.contact = contact_resolve(chat.contact)
         turn = _Turn(connection, chat, event)
+        referral_remember(chat, event.text)
         _step(turn)
+        referral_settle(chat)
         if event.first_name and _has_consent(chat, Purpose.PERSONAL_DATA):  # names are personal data too
             chat.first_name, chat.last_name = event.first_name[:150], event.last_name[:150]
         chat.save()
@@ -130,6 +133,8 @@ def _step(turn: _Turn) -> None:
         _menu_choice(turn, event.data.removeprefix("menu:"))
     elif chat.state == State.AWAIT_QUESTION and event.text.strip():
         _question(turn)
+    elif event.text.strip().lower() == "/invite":
+        _menu_choice(turn, "invite")
     else:
         chat.state = State.MENU
         _menu(turn, bot_text("unknown"))
@@ -304,8 +309,8 @@ def _register(turn: _Turn, raw_phone: str) -> None:
 
 # menu -----------------------------------------------------------------------------------------
 def _menu(turn: _Turn, text: str) -> None:
-    turn.say(text, [[{"label": bot_text(f"menu_{item}"), "data": f"menu:{item}"}]
-                    for item in ("balance", "bookings", "manager", "info")])
+    items = ("balance", "bookings", "manager", "info", *(("invite",) if invite_available() else ()))
+    turn.say(text, [[{"label": bot_text(f"menu_{item}"), "data": f"menu:{item}"}] for item in items])
 
 
 def _menu_choice(turn: _Turn, item: str) -> None:
@@ -321,6 +326,8 @@ def _menu_choice(turn: _Turn, item: str) -> None:
         turn.say(bot_text("ask_question"))
     elif item == "info":
         _menu(turn, bot_text("info"))
+    elif item == "invite" and invite_available():
+        _menu(turn, bot_text("invite", **invite_context(chat.contact)))
     else:
         _menu(turn, bot_text("unknown"))
 

@@ -1,1 +1,1 @@
-from hub.admin import catalog, contacts, sales, segments, sync  # noqa: F401 - registration side effects
+from hub.admin import catalog, contacts, lifecycle, sales, segments, sync  # noqa: F401 - registration side effects

@@ -1,5 +1,13 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from hub.models import (
@@ -14,6 +22,7 @@ from hub.models import (
 )
 from hub.services.consent import consent_withdraw
 from hub.services.contacts import contact_changed, contact_merge
+from hub.services.lifecycle import lifecycle_forget
 from hub.services.normalize import email_normalize, phone_normalize
 
 
@@ -77,14 +86,76 @@ class ContactForm(forms.ModelForm):
 class ContactAdmin(admin.ModelAdmin):
     form = ContactForm
     list_display = ("__str__", "phone", "email", "category", "birth_date", "last_purchase_at", "last_pass_at",
-                    "merged_into")
-    list_filter = ("category", ("merged_into", admin.EmptyFieldListFilter), "last_pass_at", "last_purchase_at")
+                    "lifecycle_stage", "merged_into")
+    list_filter = ("category", "lifecycle__stage", ("merged_into", admin.EmptyFieldListFilter), "last_pass_at",
+                   "last_purchase_at")
     search_fields = ("last_name", "first_name", "phone", "email", "identities__value")
-    readonly_fields = ("last_purchase_at", "last_pass_at", "merged_into", "created_at", "updated_at")
+    readonly_fields = ("profiles_link", "lifecycle_stage", "last_purchase_at", "last_pass_at", "merged_into",
+                       "created_at", "updated_at")
     inlines = [IdentityInline, ChildrenInline, CardInline]
     date_hierarchy = "created_at"
-    list_select_related = ("merged_into",)
+    list_select_related = ("merged_into", "lifecycle")
     actions = ["merge_contacts"]
+
+    @admin.display(description=_("lifecycle stage"), ordering="lifecycle__stage")
+    def lifecycle_stage(self, obj: Contact) -> str:
+        lifecycle = getattr(obj, "lifecycle", None) if obj.pk else None
+        if lifecycle is None:
+            return "—"
+        return _("%(stage)s since %(since)s") % {"stage": lifecycle.get_stage_display(),
+                                                 "since": lifecycle.since.strftime("%d.%m.%Y")}
+
+    @admin.display(description=_("programs and venues"))
+    def profiles_link(self, obj: Contact) -> str:
+        if not obj.pk:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:hub_contact_profiles", args=[obj.pk]),
+                           _("All programs and venues"))
+
+    def get_urls(self) -> list[Any]:
+        return [path("<path:object_id>/profiles/", self.admin_site.admin_view(self.profiles_view),
+                     name="hub_contact_profiles"),
+                *super().get_urls()]
+
+    def profiles_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Every record of this client (merged, same phone / e-mail / card) with their bonus
+        programs, cards and ids in each venue's system; a separate record can be merged in."""
+        from loyalty.profiles import client_profiles  # the core's admin shows loyalty's picture
+
+        contact = self.get_object(request, object_id)
+        if contact is None:
+            raise Http404
+        if not self.has_view_permission(request, contact):
+            raise PermissionDenied
+        profiles = client_profiles(contact)
+        if request.method == "POST":
+            if not self.has_change_permission(request, contact):
+                raise PermissionDenied
+            return self._merge_from_profiles(request, profiles)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": contact,
+                   "title": _("All programs and venues: %(name)s") % {"name": contact}, "profiles": profiles,
+                   "can_merge": self.has_change_permission(request, contact)}
+        return TemplateResponse(request, "admin/hub/contact_profiles.html", context)
+
+    def _merge_from_profiles(self, request: HttpRequest, profiles: Any) -> HttpResponse:
+        here = reverse("admin:hub_contact_profiles", args=[profiles.contact.pk])
+        candidates = {str(item.contact.pk): item.contact for item in profiles.profiles if item.mergeable}
+        duplicate = candidates.get(request.POST.get("merge", ""))
+        if duplicate is None:
+            self.message_user(request, _("That record cannot be merged here (already merged or not linked)."),
+                              messages.ERROR)
+            return HttpResponseRedirect(here)
+        survivor = next(item.contact for item in profiles.profiles if item.contact.pk == profiles.survivor_id)
+        try:
+            with transaction.atomic():
+                lifecycle_forget(duplicate)
+                survivor = contact_merge(survivor, duplicate)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, _("Contact #%(dup)d merged into %(name)s; its history moved with it.")
+                              % {"dup": duplicate.pk, "name": survivor}, messages.SUCCESS)
+        return HttpResponseRedirect(here)
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         super().save_model(request, obj, form, change)
@@ -98,7 +169,9 @@ class ContactAdmin(admin.ModelAdmin):
             return
         survivor = contacts[0]
         for duplicate in contacts[1:]:
-            survivor = contact_merge(survivor, duplicate)
+            with transaction.atomic():
+                lifecycle_forget(duplicate)  # one stage row per contact: the survivor's is recomputed
+                survivor = contact_merge(survivor, duplicate)
         self.message_user(request, _("%(n)d contact(s) merged into %(name)s; their history moved with them.")
                           % {"n": len(contacts) - 1, "name": survivor}, messages.SUCCESS)
 

@@ -8,13 +8,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from hub.models import Connection, Contact, Segment, Tag
+from hub.models import Connection, Contact, ProductCategory, Segment, Stage, Tag
 from hub.segments import ContactFilter, contacts_matching
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONTHS = [(None, "—"), *[(i, name) for i, name in enumerate(
     ["январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь", "ноябрь",
      "декабрь"], start=1)]]
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    """Categories named with their parent: the same name may sit under two parents."""
+
+    def label_from_instance(self, obj: ProductCategory) -> str:
+        return f"{obj.parent.name} / {obj.name}" if obj.parent_id else obj.name
 
 
 class ContactFilterForm(forms.Form):
@@ -48,9 +55,21 @@ class ContactFilterForm(forms.Form):
     deal_stage = forms.CharField(label="Этап (id)", required=False, max_length=64)
     deal_from = forms.DateField(label="Сделка менялась с", required=False, widget=DATE)
     deal_to = forms.DateField(label="по", required=False, widget=DATE)
+    lifecycle = forms.ChoiceField(label="Этап жизненного цикла", required=False,
+                                  choices=[("", "любой"), *Stage.choices],
+                                  help_text="Этап клиента, который каждую ночь считается по его покупкам и "
+                                            "проходам: новый, активный, уходящий, потерянный, вернувшийся.")
+    bought_category = CategoryChoiceField(ProductCategory.objects.select_related("parent").order_by("name"),
+                                          label="Покупали из категории", required=False,
+                                          help_text="Оплаченные покупки товаров этой категории или её "
+                                                    "подкатегорий.")
+    bought_within_days = forms.IntegerField(label="за последние, дней", required=False, min_value=0,
+                                            max_value=36500, help_text="Пусто — когда-либо.")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data.get("bought_within_days") is not None and not data.get("bought_category"):
+            raise forms.ValidationError("Для срока покупки выберите категорию.")
         deal_fields = ("deal_pipeline", "deal_stage", "deal_from", "deal_to")
         if any(data.get(name) for name in deal_fields) and not data.get("deal_connection"):
             raise forms.ValidationError("Для условий по сделкам выберите CRM.")
@@ -71,7 +90,10 @@ class ContactFilterForm(forms.Form):
             spend_from=data.get("spend_from"), spend_to=data.get("spend_to"),
             bonus_from=data.get("bonus_from"), bonus_to=data.get("bonus_to"),
             deal_connection=data.get("deal_connection"), deal_pipeline=data.get("deal_pipeline") or "",
-            deal_stage=data.get("deal_stage") or "", deal_from=data.get("deal_from"), deal_to=data.get("deal_to"))
+            deal_stage=data.get("deal_stage") or "", deal_from=data.get("deal_from"), deal_to=data.get("deal_to"),
+            lifecycle=data.get("lifecycle") or "",
+            bought_category=data["bought_category"].pk if data.get("bought_category") else None,
+            bought_within_days=data.get("bought_within_days"))
 
 
 class SegmentForm(ContactFilterForm, forms.ModelForm):
@@ -104,10 +126,14 @@ class TagAdmin(admin.ModelAdmin):
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
+    """The list shows the sizes counted by the daily job (counting every segment live on
+    every page view is too slow with many clients); a segment's page counts it now."""
+
     form = SegmentForm
-    list_display = ("name", "size", "updated_at")
+    list_display = ("name", "size", "counted_on", "updated_at")
     search_fields = ("name",)
+    readonly_fields = ("size", "counted_on", "size_now")
 
     @admin.display(description="Контактов сейчас")
-    def size(self, obj: Segment) -> int:
-        return contacts_matching(ContactFilter(segment=obj)).count()
+    def size_now(self, obj: Segment) -> int | str:
+        return contacts_matching(ContactFilter(segment=obj)).count() if obj.pk else "—"

@@ -11,7 +11,16 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
-from hub.models import Card, Connection, Contact, ContactIdentity, ContactRelation, ExternalRef, Outbox
+from hub.models import (
+    Card,
+    ClientLifecycle,
+    Connection,
+    Contact,
+    ContactIdentity,
+    ContactRelation,
+    ExternalRef,
+    Outbox,
+)
 from hub.services.external_refs import external_ref_find, external_ref_link
 from hub.services.normalize import email_normalize, phone_key, phone_normalize
 from hub.services.outbox import outbox_publish
@@ -304,6 +313,7 @@ def contact_merge(survivor: Contact, duplicate: Contact) -> Contact:
     if survivor.pk == duplicate.pk:
         return survivor
     survivor, duplicate = (Contact.objects.select_for_update().get(pk=c.pk) for c in (survivor, duplicate))
+    ClientLifecycle.objects.filter(contact=duplicate).delete()  # one stage per contact; recomputed daily
     _merge_family_links(survivor, duplicate)
     for rel in Contact._meta.related_objects:
         if rel.related_model is ContactRelation:

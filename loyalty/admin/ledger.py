@@ -12,12 +12,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 
 from hub.admin.segments import ContactFilterForm
 from hub.models import Connection, Contact, Outbox
 from hub.services.outbox import outbox_replay
 from hub.sync import registry
 from hub.sync.errors import SyncError
+from loyalty.admin.tiers import TierChangeInline, TierInline
 from loyalty.models import (
     Account,
     BirthdayBonus,
@@ -36,8 +38,17 @@ from loyalty.services.programs import program_message, program_reconcile, progra
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "connection", "expiry_days", "lock_days", "max_redeem_share", "active")
+    list_display = ("name", "code", "connection", "expiry_days", "lock_days", "max_redeem_share", "tier_metric",
+                    "active")
     actions = ["reconcile_now"]
+    inlines = [TierInline]
+    fieldsets = (
+        (None, {"fields": ("name", "code", "active", "connection")}),
+        (_("Points"), {"fields": ("earn_percent", "max_redeem_share", "expiry_days", "lock_days", "time_zone")}),
+        (_("Levels"), {"fields": ("tier_metric", "tier_window_days", "tier_grace_days", "tier_product_kind",
+                                  "tier_category"),
+                       "description": _("The levels themselves are listed below.")}),
+    )
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "connection":
@@ -92,10 +103,11 @@ class EntryInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("contact", "program", "balance", "pending", "synced_at", "updated_at")
-    list_filter = ("program",)
+    list_display = ("contact", "program", "balance", "pending", "tier", "tier_value", "synced_at", "updated_at")
+    list_filter = ("program", "tier")
+    list_select_related = ("contact", "program", "tier")
     search_fields = ("contact__phone", "contact__last_name", "contact__first_name")
-    inlines = [EntryInline]
+    inlines = [TierChangeInline, EntryInline]
     change_list_template = "admin/loyalty/account/change_list.html"
 
     def get_urls(self) -> list[Any]:

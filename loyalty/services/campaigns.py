@@ -79,8 +79,8 @@ def _grant_set(targets: QuerySet[Contact], points: Decimal | int | str, *, key_p
     account_t, entry_t = Account._meta.db_table, Entry._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {account_t} (contact_id, program_id, balance, pending, expiring, updated_at) "  # noqa: S608
-            f"SELECT t.cid, %s, 0, 0, '[]', %s FROM ({ids_sql}) t WHERE 1 = 1 "  # SQLite: WHERE ends the SELECT
+            f"INSERT INTO {account_t} (contact_id, program_id, balance, pending, expiring, tier_value, updated_at) "  # noqa: S608
+            f"SELECT t.cid, %s, 0, 0, '[]', 0, %s FROM ({ids_sql}) t WHERE 1 = 1 "  # SQLite: WHERE ends the SELECT
             "ON CONFLICT (contact_id, program_id) DO NOTHING", [program.pk, now, *ids_params])
         cursor.execute(
             f"INSERT INTO {entry_t} (account_id, kind, points, reason, source, source_ref, actor_id, "  # noqa: S608

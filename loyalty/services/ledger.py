@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import DecimalField, F, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from hub.models import Contact
@@ -68,14 +68,15 @@ def _take(debit: Entry, credits: list[Entry], amount: Decimal) -> None:
     for credit in credits:
         if left <= 0:
             break
-        part = min(left, credit.remaining)
+        part = min(left, money(credit.remaining))
         allocations.append(Allocation(debit=debit, credit=credit, points=part))
         left -= part
     Allocation.objects.bulk_create(allocations)
 
 
 def _apply(account: Account, delta: Decimal) -> None:
-    account.balance = F("balance") + delta
+    # Rounded in SQL: SQLite adds in floating point, and 0.1 + 0.2 - 0.3 is not 0 there.
+    account.balance = Round(F("balance") + delta, 2)
     account.save(update_fields=["balance", "updated_at"])
     account.refresh_from_db(fields=["balance"])
 
@@ -124,7 +125,7 @@ def _debit(contact: Contact, amount: Decimal, *, kind: str, reason: str, source:
         if (seen := _replay(key, account, -amount)) is not None:
             return seen
         credits = spendable_credits(account, now, include_locked)
-        available = sum((c.remaining for c in credits), Decimal(0))
+        available = money(sum((c.remaining for c in credits), Decimal(0)))
         if amount > available:
             raise InsufficientPoints(available, amount)
         entry = _write(account, kind=kind, points=-amount, reason=reason, source=source, key=key, actor=actor,
@@ -184,6 +185,7 @@ def ledger_refund(original_key: str, *, reason: str, idempotency_key: str, actor
             left = credits_with_remaining(account).filter(pk=original.pk).first()
             if left is None:
                 return None  # nothing of it is left to take back
+            left.remaining = money(left.remaining)  # SQLite computes it in floating point
             entry = _write(account, kind=Entry.Kind.REFUND, points=-left.remaining, reason=reason,
                            source=original.source, key=idempotency_key, actor=actor, reverses=original,
                            source_ref=original.source_ref)
@@ -213,6 +215,7 @@ def ledger_expire(now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             account = Account.objects.select_for_update().select_related("contact").get(pk=account_id)
             for credit in credits_with_remaining(account).filter(expires_at__lte=now).order_by("expires_at", "pk"):
+                credit.remaining = money(credit.remaining)  # SQLite computes it in floating point
                 entry = _write(account, kind=Entry.Kind.EXPIRE, points=-credit.remaining, key=f"expire:{credit.pk}",
                                reason=f"Сгорели баллы от {timezone.localtime(credit.created_at):%d.%m.%Y}",
                                source=Entry.Source.SYSTEM)

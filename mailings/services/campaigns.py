@@ -22,7 +22,7 @@ from loyalty.selectors import birthdays_on
 from loyalty.services.campaigns import birthday_key_prefix, bonus_grant_many
 from loyalty.services.ledger import program_default
 from mailings.models import Campaign, CampaignRun, Message
-from mailings.services.outgoing import Recipient, messages_queue
+from mailings.services.outgoing import Recipient, campaign_is_offer, messages_queue
 
 log = logging.getLogger(__name__)
 RUN_KINDS = (Campaign.Kind.BIRTHDAY, Campaign.Kind.LAPSED, Campaign.Kind.SEGMENT)
@@ -106,6 +106,11 @@ def campaign_check(campaign: Campaign) -> None:
         errors["to_stage"] = "Укажите CRM и этап сделки."
     if campaign.bonus_points is not None and campaign.bonus_points <= 0:
         errors["bonus_points"] = "Количество баллов должно быть больше нуля."
+    if campaign.holdout_percent and not campaign_is_offer(campaign):
+        errors["holdout_percent"] = ("Контрольная группа — только у маркетинговых рассылок: служебные уведомления "
+                                     "и опросы NPS получают все.")
+    elif campaign.holdout_percent and campaign.holdout_percent >= 100:
+        errors["holdout_percent"] = "Контрольная группа — меньше 100 %, иначе рассылку не получит никто."
     if errors:
         raise ValidationError(errors)
 
@@ -134,14 +139,14 @@ def campaign_run(campaign: Campaign, *, now: dt.datetime | None = None, key: str
                           for pk in contacts_matching(campaign_filter(campaign), now)
                           .values_list("pk", flat=True).iterator()]
         grant = (lambda chosen: _grant(campaign, chosen, today)) if campaign.bonus_points else None
-        queued = messages_queue(campaign, recipients, run=run, today=today, on_reachable=grant)
+        queued = messages_queue(campaign, recipients, run=run, today=today, on_reachable=grant, now=now)
         run.selected += len({r.key for r in recipients}) - queued.repeated
         run.queued += len(queued.messages)
         run.unreachable += queued.unreachable
         run.finished_at = timezone.now()
         run.save(update_fields=["selected", "queued", "unreachable", "finished_at"])
-    log.info("campaign %s run %s: %s new messages, %s not reachable", campaign.pk, run.key, len(queued.messages),
-             queued.unreachable)
+    log.info("campaign %s run %s: %s new messages, %s not reachable, %s held back (control group)", campaign.pk,
+             run.key, len(queued.messages), queued.unreachable, len(queued.held_back))
     return run
 
 

@@ -16,7 +16,9 @@ from django.core import signing
 from django.utils import timezone
 
 from hub.models import Connection, Contact, Outbox
+from loyalty.models import OfferExposure
 from loyalty.selectors import balances_of
+from loyalty.services.offers import offer_expose_many, offer_group
 from mailings.models import Campaign, CampaignRun, Channel, Message
 from mailings.ports import SEND
 from mailings.services.reach import Reach, channel_connections, reach_many
@@ -43,6 +45,7 @@ class Queued:
     messages: list[Message] = field(default_factory=list)
     unreachable: int = 0
     repeated: int = 0  # keys already used: nothing new
+    held_back: list[int] = field(default_factory=list)  # the campaign's control group: reachable, not messaged
 
 
 def optout_link(contact_id: int) -> str:
@@ -70,14 +73,32 @@ def contact_context(contact: Contact, balance: Decimal | None, today: dt.date) -
     }
 
 
+def campaign_is_offer(campaign: Campaign) -> bool:
+    """A marketing campaign is an offer whose results are measured; a service notification
+    (booking confirmed) or an NPS survey is not, and is never held back."""
+    return campaign.marketing and campaign.kind != Campaign.Kind.NPS
+
+
+def _exposures_record(campaign: Campaign, contact_ids: list[int], group: str, at: dt.datetime) -> None:
+    """Who met the campaign and on which side, first time only, in batches (a mailing may reach
+    a hundred thousand clients)."""
+    ids = list(dict.fromkeys(contact_ids))
+    for start in range(0, len(ids), BATCH):
+        offer_expose_many(OfferExposure.Offer.CAMPAIGN, campaign.pk, ids[start:start + BATCH], group, at)
+
+
 def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: CampaignRun | None = None,
-                   today: dt.date | None = None,
-                   on_reachable: Callable[[list[Recipient]], None] | None = None) -> Queued:
+                   today: dt.date | None = None, on_reachable: Callable[[list[Recipient]], None] | None = None,
+                   now: dt.datetime | None = None) -> Queued:
     """Queue one message per new key. Recipients sharing a key (both parents of one child)
-    are alternatives: the first reachable one gets it. ``on_reachable`` sees exactly the
-    recipients about to be messaged, before their texts are rendered (a bonus granted there
-    goes only to people who hear about it, and shows in their balance)."""
+    are alternatives: the first reachable one gets it. A reachable recipient in the campaign's
+    control group (``offer_group``) takes the key but gets no message (nor a bonus): they are
+    recorded as held back, the others as offered, to measure the campaign against.
+    ``on_reachable`` sees exactly the recipients about to be messaged, before their texts are
+    rendered (a bonus granted there goes only to people who hear about it, and shows in their
+    balance)."""
     today = today or timezone.localdate()
+    now = now or timezone.now()
     result = Queued()
     pending = list(recipients)
     if not pending:
@@ -92,12 +113,20 @@ def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: 
         return result
     reach = reach_many([r.contact_id for r in fresh], campaign.channels, marketing=campaign.marketing,
                        connections=channel_connections())
+    offer = campaign_is_offer(campaign)
+    holdout = campaign.holdout_percent if offer else 0
     chosen: list[Recipient] = []
     for recipient in fresh:
         if recipient.key not in used and recipient.contact_id in reach:
             used.add(recipient.key)
-            chosen.append(recipient)
+            if offer_group(OfferExposure.Offer.CAMPAIGN, campaign.pk, recipient.contact_id,
+                           holdout) == OfferExposure.Group.CONTROL:
+                result.held_back.append(recipient.contact_id)
+            else:
+                chosen.append(recipient)
     result.unreachable = len({r.key for r in fresh} - used)
+    if result.held_back:
+        _exposures_record(campaign, result.held_back, OfferExposure.Group.CONTROL, now)
     if on_reachable is not None and chosen:
         on_reachable(chosen)
     ids = list(dict.fromkeys(r.contact_id for r in chosen))
@@ -115,6 +144,8 @@ def messages_queue(campaign: Campaign, recipients: Iterable[Recipient], *, run: 
         result.messages.append(_message(campaign, run, contact.pk, recipient.key, reach[contact.pk], context,
                                         recipient.buttons))
     _store(result.messages)
+    if offer:
+        _exposures_record(campaign, [m.contact_id for m in result.messages], OfferExposure.Group.OFFERED, now)
     return result
 
 

@@ -82,7 +82,7 @@ def _bonus_accrued(campaign: Campaign, now: dt.datetime) -> int:
                 return queued
             result = messages_queue(locked, [
                 Recipient(contact_id, f"trigger:{locked.pk}:entry:{pk}", {"bonus_points": points, "reason": reason})
-                for pk, contact_id, points, reason, _ in entries])
+                for pk, contact_id, points, reason, _ in entries], now=now)
             queued += len(result.messages)
             settled_up_to = 0  # the cursor passes the leading run of settled entries only
             for pk, *_, created in entries:
@@ -104,7 +104,7 @@ def _booking_confirmed(campaign: Campaign, now: dt.datetime) -> int:
         result = messages_queue(campaign, [
             Recipient(contact_id, f"trigger:{campaign.pk}:booking:{pk}",
                       {"booking_date": f"{starts.astimezone(tz):%d.%m.%Y %H:%M}"})
-            for pk, contact_id, starts in bookings])
+            for pk, contact_id, starts in bookings], now=now)
     return len(result.messages)
 
 

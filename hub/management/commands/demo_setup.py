@@ -84,7 +84,10 @@ class Command(BaseCommand):
                           settings={"backend": "django.core.mail.backends.filebased.EmailBackend",
                                     "file_path": str(settings.VAR_DIR / "mail"), "from_email": "park@example.com"})
         demo_mailings()
+        secret = demo_loyalty()
         self.stdout.write(f"admin login: {username} / {password}")
+        if secret:
+            self.stdout.write(f"loyalty API key of the demo till (shown once): {secret}")
 
 
 def demo_mailings() -> None:
@@ -99,3 +102,36 @@ def demo_mailings() -> None:
     campaign_save(Campaign(name="День рождения", kind=Campaign.Kind.BIRTHDAY, template=template,
                            channels=["telegram", "sms", "email"], bonus_points=300, bonus_expiry_days=30,
                            days_before=0, audience=Campaign.Audience.BOTH))
+
+
+def demo_loyalty() -> str:
+    """A program to try the engine on: levels, rules, a promo code, a limit, a till's key
+    (its secret is returned, to be printed once; none when it exists already)."""
+    from decimal import Decimal
+
+    from loyalty.models import ApiKey, EarningRule, PromoCode, PurchaseLimit, Tier
+    from loyalty.services.api_keys import api_key_create
+    from loyalty.services.ledger import program_default
+
+    program = program_default()
+    if not program.tiers.exists():
+        program.earn_percent, program.max_redeem_share = Decimal(5), Decimal(30)
+        program.save()
+        for name, threshold, percent in (("Базовый", 0, None), ("Серебро", 500, 7), ("Золото", 2000, 10)):
+            Tier.objects.create(program=program, name=name, threshold=Decimal(threshold),
+                                earn_percent=Decimal(percent) if percent else None)
+        EarningRule.objects.create(program=program, name="Выходные: баллы ×2", position=10,
+                                   effect=EarningRule.Effect.MULTIPLY, value=Decimal(2), weekdays="67")
+        EarningRule.objects.create(program=program, name="Первая покупка: +100 баллов", position=20,
+                                   effect=EarningRule.Effect.BONUS, value=Decimal(100),
+                                   occasion=EarningRule.Occasion.FIRST_PURCHASE)
+        EarningRule.objects.create(program=program, name="День рождения: +300 баллов", position=30,
+                                   effect=EarningRule.Effect.BONUS, value=Decimal(300), birthday_days=3,
+                                   occasion=EarningRule.Occasion.BIRTHDAY)
+        PromoCode.objects.create(program=program, code="WELCOME10", name="Скидка 10% новым гостям",
+                                 discount_percent=Decimal(10), max_uses_per_client=1)
+        PurchaseLimit.objects.create(program=program, name="Не больше 20 позиций в день",
+                                     measure=PurchaseLimit.Measure.QUANTITY, max_value=Decimal(20))
+    if ApiKey.objects.exists():
+        return ""
+    return api_key_create("Демо-касса", program)[1]
