@@ -134,4 +134,5 @@ def limits_check(ctx: ReceiptContext) -> None:
         else:
             ctx.explain("limit", limit.name,
                         f"Лимит «{limit.name}»: в пределах лимита — максимум {unit(cap)} {period}, "
-                        f"уже было {unit(used)}, с этим чеком {unit(used + this)}.", applied=True, ref=limit.pk)
+                        f"уже было {unit(used)}, с этим чеком {unit(used + this)}".rstrip(".") + ".",
+                        applied=True, ref=limit.pk)
