@@ -13,6 +13,7 @@ urlpatterns = [
     path("auth/logout/", api.LogoutView.as_view(), name="logout"),
     path("me/", api.MeView.as_view(), name="me"),
     path("consents/withdraw/", api.WithdrawView.as_view(), name="withdraw"),
-    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
+    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny],
+                                               urlconf="cabinet.schema_urls"),
          name="schema"),
 ]

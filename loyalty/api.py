@@ -149,13 +149,19 @@ def _lines(rows: list[dict[str, Any]]) -> list[tuple[Product | None, Any, Any]]:
 
 def _request(key: ApiKey, data: dict[str, Any]) -> ReceiptRequest:
     return ReceiptRequest(program=key.program, contact=_client(data["client"]), lines=_lines(data["lines"]),
-                          ref=data.get("order", "").strip(), at=data.get("at"), service_point=key.service_point,
+                          ref=_ref(key, data.get("order", "")), at=data.get("at"), service_point=key.service_point,
                           promo_codes=tuple(data["promo_codes"]), certificate_codes=tuple(data["certificates"]),
                           redeem_points=data["points"])
 
 
+def _ref(key: ApiKey, order: str) -> str:
+    """Each till numbers its own orders: the hub keeps them apart by the key."""
+    return f"k{key.pk}:{order.strip()}" if order.strip() else ""
+
+
 def _receipt(receipt: Receipt) -> dict[str, Any]:
-    return {"order": receipt.ref, "receipt": receipt.pk, "status": receipt.status, "total": str(receipt.total),
+    return {"order": receipt.ref.split(":", 1)[1], "receipt": receipt.pk, "status": receipt.status,
+            "total": str(receipt.total),
             "discount": str(receipt.discount), "certificates": str(receipt.certificates),
             "points_redeemed": str(receipt.points_redeemed), "to_pay": str(receipt.paid),
             "points_earned": str(receipt.points_earned), "cashback": str(receipt.cashback)}
@@ -214,7 +220,7 @@ class RefundView(LoyaltyView):
         if isinstance(data, Response):
             return data
         try:
-            receipt = receipt_refund(request.auth.program, data["order"].strip())
+            receipt = receipt_refund(request.auth.program, _ref(request.auth, data["order"]))
         except ValidationError as exc:
             return self.refused(request, _problem(
                 _messages(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)[0],

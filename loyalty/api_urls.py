@@ -11,6 +11,7 @@ urlpatterns = [
     path("calculate/", api.CalculateView.as_view(), name="calculate"),
     path("confirm/", api.ConfirmView.as_view(), name="confirm"),
     path("refund/", api.RefundView.as_view(), name="refund"),
-    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
+    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny],
+                                               urlconf="loyalty.schema_urls"),
          name="schema"),
 ]

@@ -31,7 +31,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
                                     "The till sends it as the header Authorization: Bearer <key>.")
                          % {"name": key.name, "secret": secret})
 
-    @admin.action(description=_("Issue a new secret (the old one stops working)"))
+    @admin.action(description=_("Issue a new secret (the old one stops working)"), permissions=["change"])
     def renew(self, request: HttpRequest, queryset: Any) -> None:
         for key in queryset:
             self._show(request, key, api_key_issue(key))

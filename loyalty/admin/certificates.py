@@ -144,7 +144,7 @@ class CertificateAdmin(admin.ModelAdmin):
         if change:
             super().save_related(request, form, formsets, change)
 
-    @admin.action(description=_("Block the selected certificates"))
+    @admin.action(description=_("Block the selected certificates"), permissions=["change"])
     def block(self, request: HttpRequest, queryset: Any) -> None:
         count = 0
         for certificate in queryset.filter(status=Certificate.Status.ACTIVE):

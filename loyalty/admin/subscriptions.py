@@ -140,7 +140,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
             return None
         return form.cleaned_data.get("date_from"), form.cleaned_data.get("date_until")
 
-    @admin.action(description=_("Freeze for the dates (from … until …)"))
+    @admin.action(description=_("Freeze for the dates (from … until …)"), permissions=["change"])
     def freeze(self, request: HttpRequest, queryset: Any) -> None:
         dates = self._dates(request)
         if dates is None:
@@ -158,7 +158,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 self.message_user(request, _("%(subscription)s: frozen, now valid until %(end)s.")
                                   % {"subscription": done, "end": f"{done.ends_on:%d.%m.%Y}"}, messages.SUCCESS)
 
-    @admin.action(description=_("Unfreeze from the date (from …)"))
+    @admin.action(description=_("Unfreeze from the date (from …)"), permissions=["change"])
     def unfreeze(self, request: HttpRequest, queryset: Any) -> None:
         dates = self._dates(request)
         if dates is None:

@@ -11,9 +11,12 @@ from loyalty.models.targeting import Holdout, Targeted
 
 class EarningRule(Targeted, Holdout):
     class Effect(models.TextChoices):
+        # xgettext:no-python-format
         RATE = "rate", _("Base rate: points, % of the amount (replaces the rate)")
         MULTIPLY = "multiply", _("Multiplier of the points")
+        # xgettext:no-python-format
         CASHBACK_POINTS = "cashback_points", _("Cashback in points, % of the amount (added)")
+        # xgettext:no-python-format
         CASHBACK_DEPOSIT = "cashback_deposit", _("Cashback in money to the deposit, % of the amount")
         BONUS = "bonus", _("Fixed points per receipt")
 

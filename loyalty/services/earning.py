@@ -72,11 +72,13 @@ def order_confirm(contact: Contact, order_ref: str, lines: list[OrderLine], rede
     redeem = money(redeem_points)
     if redeem < 0:
         raise ValidationError({"points": "Баллы к оплате не могут быть отрицательными."})
+    done = {e.idempotency_key: e for e in Entry.objects.filter(
+        idempotency_key__in=[f"order:{order_ref}:redeem", f"order:{order_ref}:earn"])}
+    if done and (program.connection_id is not None or not Receipt.objects.filter(program=program,
+                                                                                  ref=order_ref).exists()):
+        # confirmed before (by the program, or before the engine kept receipts): what was done stands
+        return Confirmation(done.get(f"order:{order_ref}:redeem"), done.get(f"order:{order_ref}:earn"))
     if program.connection_id is not None:  # the program decides; no transaction held over the network
-        done = {e.idempotency_key: e for e in Entry.objects.filter(
-            idempotency_key__in=[f"order:{order_ref}:redeem", f"order:{order_ref}:earn"])}
-        if done:
-            return Confirmation(done.get(f"order:{order_ref}:redeem"), done.get(f"order:{order_ref}:earn"))
         entries = program_confirm(program, contact, order_ref, program_lines(lines), redeem, source)
         return Confirmation(entries.get("redeem"), entries.get("earn"))
     from loyalty.services.receipts import receipt_confirm

@@ -234,7 +234,11 @@ def promos_record(ctx: ReceiptContext, receipt: Receipt) -> None:
 def promos_release(receipt: Receipt) -> None:
     """A refunded receipt gives its codes back (each use once, however often it is called)."""
     with transaction.atomic():
-        for use in PromoUse.objects.filter(receipt=receipt, cancelled=False).only("pk", "promo_id"):
+        uses = list(PromoUse.objects.filter(receipt=receipt, cancelled=False).only("pk", "promo_id"))
+        # the codes locked in id order, as promos_apply locks them: a refund never deadlocks a confirm
+        list(PromoCode.objects.select_for_update().filter(pk__in={u.promo_id for u in uses}).order_by("pk")
+             .values_list("pk", flat=True))
+        for use in uses:
             if PromoUse.objects.filter(pk=use.pk, cancelled=False).update(cancelled=True):
                 PromoCode.objects.filter(pk=use.promo_id, uses__gt=0).update(uses=F("uses") - 1)
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hub.models import Contact, Product, Purchase, ServicePoint
@@ -111,7 +111,8 @@ def _evaluate(ctx: ReceiptContext, request: ReceiptRequest, *, lock: bool, histo
     net = ctx.net
     calc.certificates = money(sum((c.amount for c in ctx.certificates), ZERO))
     after_certificates = money(net - calc.certificates)
-    calc.balance = spendable_points(ctx.contact, ctx.program, ctx.at) if ctx.account is not None else ZERO
+    # What can be spent is judged now, whatever time the till gives the receipt (locks and expiry).
+    calc.balance = spendable_points(ctx.contact, ctx.program) if ctx.account is not None else ZERO
     share = tier_redeem_share(ctx.program, ctx.tier)
     cap = min(money(net * share / 100), after_certificates)
     calc.max_points = min(calc.balance, cap) if ctx.combinable else ZERO
@@ -162,14 +163,33 @@ def _existing(request: ReceiptRequest) -> Receipt | None:
     return receipt
 
 
+LATE = dt.timedelta(hours=24)  # a till that was offline may confirm yesterday's receipt
+EARLY = dt.timedelta(minutes=5)  # clocks drift
+
+
 def receipt_confirm(request: ReceiptRequest) -> Receipt:
     """Raises ReceiptRefused with every reason when a limit, code, certificate or the points
     payment does not allow the receipt; the same order again returns the first receipt."""
     _check(request)
     if not request.ref.strip():
         raise ValidationError({"ref": "Укажите номер заказа."})
+    if request.ref.startswith("purchase:"):
+        raise ValidationError({"ref": "Номера заказов «purchase:…» заняты покупками из билетной системы."})
+    now = timezone.now()
+    if request.at is not None and not now - LATE <= request.at <= now + EARLY:
+        raise ValidationError({"at": "Время чека — не раньше суток назад и не позже текущего: "
+                                     "рассчитать другое время можно, провести — нет."})
     if (done := _existing(request)) is not None:
         return done
+    try:
+        return _confirm(request)
+    except IntegrityError:  # the same order confirmed at this instant for another client's account
+        if (done := _existing(request)) is not None:
+            return done
+        raise
+
+
+def _confirm(request: ReceiptRequest) -> Receipt:
     with transaction.atomic():
         account = account_lock(request.contact, request.program)
         if (done := _existing(request)) is not None:
@@ -184,11 +204,11 @@ def receipt_confirm(request: ReceiptRequest) -> Receipt:
         if calc.redeem_points:
             ledger_redeem(ctx.contact, calc.redeem_points, reason=f"Оплата заказа {ctx.ref}",
                           source=Entry.Source.PURCHASE, idempotency_key=_key(ctx.program, ctx.ref, "redeem"),
-                          program=ctx.program, source_ref=ctx.ref, now=ctx.at)
+                          program=ctx.program, source_ref=ctx.ref)
         if calc.earn_points > 0:
             ledger_earn(ctx.contact, calc.earn_points, reason=f"Заказ {ctx.ref}", source=Entry.Source.PURCHASE,
                         idempotency_key=_key(ctx.program, ctx.ref, "earn"), program=ctx.program,
-                        source_ref=ctx.ref, now=ctx.at)
+                        source_ref=ctx.ref)
         transaction.on_commit(lambda: receipt_confirmed.send(sender=Receipt, receipt=receipt))
     return receipt
 

@@ -136,7 +136,7 @@ def _describe(program: Program, value: Decimal) -> str:
 
 
 def _plan(program: Program, current: Tier | None, below_since: dt.datetime | None, value: Decimal,
-          tiers: list[Tier], now: dt.datetime, daily: bool) -> Plan:
+          tiers: list[Tier], now: dt.datetime, daily: bool, undo: bool = False) -> Plan:
     """What the level and the grace clock become; the one place the rule is written."""
     target = _pick(tiers, value)
     if _above(target, current):
@@ -144,6 +144,9 @@ def _plan(program: Program, current: Tier | None, below_since: dt.datetime | Non
                                   f"порог {money(target.threshold)}.")
     if not _above(current, target):  # the same level
         return Plan(current, None)
+    if undo:  # a refund takes back a level it gave: no grace for what was never kept
+        head = f"Понижение до уровня «{target}»" if target is not None else f"Уровень «{current}» снят"
+        return Plan(target, None, f"{head} после возврата: {_describe(program, value)}.")
     if not daily:  # below the level: only the daily check counts the grace period
         return Plan(current, below_since)
     since = below_since or now
@@ -155,13 +158,13 @@ def _plan(program: Program, current: Tier | None, below_since: dt.datetime | Non
 
 
 def _recompute(account_id: int, program: Program, tiers: list[Tier], now: dt.datetime,
-               daily: bool) -> TierChange | None:
+               daily: bool, undo: bool = False) -> TierChange | None:
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
         account.program = program
         current = next((t for t in tiers if t.pk == account.tier_id), None)
         value = tier_metric(account, now)
-        plan = _plan(program, current, account.tier_below_since, value, tiers, now, daily)
+        plan = _plan(program, current, account.tier_below_since, value, tiers, now, daily, undo)
         fields = ["tier_value", "tier_below_since", "updated_at"]
         account.tier_value, account.tier_below_since = value, plan.below_since
         change = None
@@ -174,23 +177,26 @@ def _recompute(account_id: int, program: Program, tiers: list[Tier], now: dt.dat
     return change
 
 
-def tier_recompute(account: Account, now: dt.datetime | None = None, *, daily: bool = False) -> TierChange | None:
+def tier_recompute(account: Account, now: dt.datetime | None = None, *, daily: bool = False,
+                   undo: bool = False) -> TierChange | None:
     """Recompute the client's level under the account's lock; promote at once, downgrade only
     from the daily check after the grace period. Programs with an external ledger are skipped."""
     program = account.program
     if program.connection_id is not None:
         return None
-    return _recompute(account.pk, program, list(program.tiers.order_by("threshold")), now or timezone.now(), daily)
+    return _recompute(account.pk, program, list(program.tiers.order_by("threshold")), now or timezone.now(), daily,
+                      undo)
 
 
 def on_receipt_changed(sender: Any, receipt: Receipt, **kwargs: Any) -> None:
-    """A confirmed or refunded receipt: the level may rise now (a fall waits for the daily check)."""
+    """A confirmed receipt may raise the level now; a refunded one takes back at once a level
+    the client no longer reaches (other falls wait for the daily check and its grace)."""
     program = receipt.program
     if program.connection_id is not None or not program.tiers.exists():
         return
     with transaction.atomic():
         account = account_lock(receipt.contact, program)
-        tier_recompute(account)
+        tier_recompute(account, undo=receipt.status == Receipt.Status.REFUNDED)
 
 
 def tiers_daily(now: dt.datetime | None = None) -> int:

@@ -168,7 +168,7 @@ def test_freeze_and_unfreeze_actions_show_the_service_s_refusals(admin_client, a
 
     page = act("freeze", date_from="2026-03-05", date_until="2026-03-20")  # 16 days, 7 allowed
     assert "Заморозить можно всего на 7 дн.: уже использовано 0, запрошено 16." in page
-    assert "Fill in both dates" in act("freeze", date_from="2026-03-05")
+    assert "Заполните обе даты" in act("freeze", date_from="2026-03-05")
     subscription.refresh_from_db()
     assert subscription.frozen_from is None and subscription.ends_on == dt.date(2026, 3, 30)
     page = act("freeze", date_from="2026-03-05", date_until="2026-03-09")

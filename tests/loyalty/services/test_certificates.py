@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -29,6 +30,13 @@ from loyalty.services.receipts import ReceiptRefused, ReceiptRequest, receipt_co
 pytestmark = pytest.mark.django_db
 D = Decimal
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    """Receipts are confirmed within a day of being made: the clock stands with them."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        yield
 
 
 @pytest.fixture

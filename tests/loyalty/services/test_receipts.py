@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -42,6 +43,14 @@ from tests.helpers import run_at_once
 pytestmark = pytest.mark.django_db
 D = Decimal
 SATURDAY_NOON = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)  # 12:00 in Moscow
+NOW = SATURDAY_NOON + dt.timedelta(hours=15)  # 03:00 on Sunday in Moscow
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Receipts are confirmed within a day of being made: the clock stands just after them."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        yield
 
 
 @pytest.fixture
@@ -160,7 +169,7 @@ def test_a_limit_refuses_the_receipt_with_its_reason(program, anna, ticket):
     assert not calc.ok and "Два билета в день" in calc.ctx.refusals[0].reason
     with pytest.raises(ReceiptRefused, match="Два билета в день"):
         receipt_confirm(request(program, anna, [(ticket, D(1), D(1000))], "L-2"))
-    next_day = SATURDAY_NOON + dt.timedelta(days=1)
+    next_day = SATURDAY_NOON + dt.timedelta(hours=14)  # 02:00 on Sunday in Moscow
     assert receipt_confirm(request(program, anna, [(ticket, D(1), D(1000))], "L-3", at=next_day)).pk
 
 
@@ -213,7 +222,7 @@ def test_purchases_and_refunds_leave_exactly_the_points_of_the_receipts_kept(ops
         if op == "buy" or not refs:
             refs.append(f"H-{contact.pk}-{n}")
             receipt_confirm(request(program, contact, [(None, D(1), D(amount))], refs[-1],
-                                    at=SATURDAY_NOON + dt.timedelta(hours=n)))
+                                    at=SATURDAY_NOON + dt.timedelta(minutes=n)))
         else:
             receipt_refund(program, refs[pick % len(refs)])
         kept = Receipt.objects.filter(contact=contact, status=Receipt.Status.PAID)

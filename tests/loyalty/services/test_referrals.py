@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -28,6 +29,13 @@ from loyalty.signals import receipt_confirmed
 pytestmark = pytest.mark.django_db
 D = Decimal
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    """Receipts are confirmed within a day of being made: the clock stands with them."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW + dt.timedelta(hours=2)):
+        yield
 
 
 @pytest.fixture
