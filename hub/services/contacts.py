@@ -8,8 +8,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, OuterRef
 
 from hub.models import (
     Card,
@@ -314,6 +316,7 @@ def contact_merge(survivor: Contact, duplicate: Contact) -> Contact:
         return survivor
     survivor, duplicate = (Contact.objects.select_for_update().get(pk=c.pk) for c in (survivor, duplicate))
     ClientLifecycle.objects.filter(contact=duplicate).delete()  # one stage per contact; recomputed daily
+    _drop_clashes(survivor, duplicate)
     _merge_family_links(survivor, duplicate)
     for rel in Contact._meta.related_objects:
         if rel.related_model is ContactRelation:
@@ -344,6 +347,17 @@ def contact_merge(survivor: Contact, duplicate: Contact) -> Contact:
     outbox_publish("contact.upsert", "contact", survivor.pk, contact_snapshot(survivor), origin=None)
     log.info("contact %s merged into %s", duplicate.pk, survivor.pk)
     return survivor
+
+
+def _drop_clashes(survivor: Contact, duplicate: Contact) -> None:
+    """Rows a client has one of per key (an offer's exposure, a referral code or a referral in
+    a program): where both have one, the survivor's stands; the rest move to the survivor."""
+    for model, keys, column in (("OfferExposure", ("offer", "offer_id"), "contact"),
+                                ("ReferralCode", ("program",), "contact"), ("Referral", ("program",), "friend")):
+        rows = apps.get_model("loyalty", model).objects
+        theirs = rows.filter(**{column: survivor}, **{key: OuterRef(key) for key in keys})
+        rows.filter(Exists(theirs), **{column: duplicate}).delete()
+        rows.filter(**{column: duplicate}).update(**{column: survivor})
 
 
 def _merge_family_links(survivor: Contact, duplicate: Contact) -> None:

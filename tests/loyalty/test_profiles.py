@@ -159,3 +159,25 @@ def test_query_count_does_not_grow_with_accounts_refs_cards_and_records(anna, ve
     assert len(profiles.profiles) == 18 and len(profiles.totals) == 10
     assert len(profiles.profiles[0].systems) == 10 and len(profiles.profiles[0].cards) == 9
     assert many == few
+
+
+def test_duplicates_met_by_the_same_offers_and_referrals_still_merge():
+    from hub.services.contacts import contact_merge
+    from loyalty.models import OfferExposure, Referral, ReferralCode
+    from loyalty.services.ledger import program_default
+    from loyalty.services.offers import offer_expose
+
+    program = program_default()
+    survivor, duplicate = (Contact.objects.create(first_name="Анна") for _ in range(2))
+    referrer = Contact.objects.create(first_name="Вера")
+    at = timezone.now()
+    for contact in (survivor, duplicate):
+        offer_expose("rule", 7, contact.pk, "offered", at)
+        ReferralCode.objects.create(program=program, contact=contact, code=f"C{contact.pk}")
+        Referral.objects.create(program=program, referrer=referrer, friend=contact, code="X")
+    offer_expose("rule", 8, duplicate.pk, "control", at)
+    contact_merge(survivor, duplicate)
+    assert set(OfferExposure.objects.filter(contact=survivor).values_list("offer_id", "group")) == {
+        (7, "offered"), (8, "control")}
+    assert ReferralCode.objects.get(contact=survivor).code == f"C{survivor.pk}"
+    assert Referral.objects.filter(friend=survivor).count() == 1
