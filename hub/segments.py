@@ -19,10 +19,10 @@ from hub.models import (
     ContactRelation,
     CrmDealState,
     ExternalRef,
-    ProductCategory,
     Purchase,
     Segment,
 )
+from hub.selectors import category_subtree
 
 DECIMAL_RULES = ("spend_from", "spend_to", "bonus_from", "bonus_to")
 
@@ -104,20 +104,6 @@ def _between(rows: QuerySet[Contact], name: str, low: Decimal | None, high: Deci
     return rows
 
 
-def category_subtree(category_id: int) -> set[int]:
-    """The category and all its subcategories, from one read of the tree (cycles stop)."""
-    children: dict[int | None, list[int]] = {}
-    for pk, parent in ProductCategory.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent, []).append(pk)
-    found, todo = {category_id}, [category_id]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> QuerySet[Contact]:
     now = now or timezone.now()
     rows = Contact.objects.filter(merged_into__isnull=True)
@@ -156,7 +142,7 @@ def contacts_matching(spec: ContactFilter, now: dt.datetime | None = None) -> Qu
         rows = rows.filter(lifecycle__stage=spec.lifecycle)
     if spec.bought_category is not None:
         bought = Purchase.objects.filter(status=Purchase.Status.PAID, contact__isnull=False,
-                                         lines__product__category__in=category_subtree(spec.bought_category))
+                                         lines__product__category__in=category_subtree([spec.bought_category]))
         if spec.bought_within_days is not None:
             bought = bought.filter(purchased_at__gte=now - dt.timedelta(days=spec.bought_within_days))
         rows = rows.filter(pk__in=bought.values("contact_id"))

@@ -1,13 +1,14 @@
-"""Reads for status pages and the CLI."""
+"""Reads for status pages and the CLI, and the product category tree."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
-from hub.models import Connection, Inbox, Outbox
+from hub.models import Connection, Inbox, Outbox, ProductCategory
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,25 @@ def connection_statuses() -> list[ConnectionStatus]:
             last_push_at=connection.last_push_at, last_error=connection.last_error,
         ))
     return result
+
+
+def category_tree() -> dict[int | None, list[int]]:
+    """The category tree as parent → children, from one query."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent in ProductCategory.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent, []).append(pk)
+    return children
+
+
+def category_subtree(roots: Iterable[int], tree: dict[int | None, list[int]] | None = None) -> set[int]:
+    """The categories and all their subcategories (cycles stop); pass ``tree`` to read it once
+    for many calls."""
+    tree = category_tree() if tree is None else tree
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        pk = stack.pop()
+        if pk not in found:
+            found.add(pk)
+            stack.extend(tree.get(pk, ()))
+    return found

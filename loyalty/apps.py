@@ -13,6 +13,7 @@ class LoyaltyConfig(AppConfig):
         from loyalty.services.grants import on_deal_moved
         from loyalty.services.issuing import on_purchase_recorded as issue_on_purchase
         from loyalty.services.referrals import on_receipt_confirmed as referral_on_receipt
+        from loyalty.services.referrals import on_receipt_refunded as referral_on_refund
         from loyalty.services.subscriptions import on_pass_recorded
         from loyalty.services.tiers import on_receipt_changed
         from loyalty.signals import receipt_confirmed, receipt_refunded
@@ -24,3 +25,4 @@ class LoyaltyConfig(AppConfig):
         receipt_confirmed.connect(on_receipt_changed, dispatch_uid="loyalty.tier_on_receipt")
         receipt_refunded.connect(on_receipt_changed, dispatch_uid="loyalty.tier_on_refund")
         receipt_confirmed.connect(referral_on_receipt, dispatch_uid="loyalty.referral_on_receipt")
+        receipt_refunded.connect(referral_on_refund, dispatch_uid="loyalty.referral_on_refund")

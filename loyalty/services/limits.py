@@ -5,13 +5,12 @@ zone). Over the limit the receipt is refused with what was bought and what this 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, Q, Sum
 
-from hub.models import ProductCategory
+from hub.selectors import category_subtree, category_tree
 from hub.services.money import money
 from loyalty.models import PurchaseLimit, Receipt, ReceiptLine
 from loyalty.services.context import ZERO, Line, ReceiptContext
@@ -33,26 +32,6 @@ def period_start(limit: PurchaseLimit, ctx: ReceiptContext) -> dt.datetime:
     elif limit.period == PurchaseLimit.Period.MONTH:
         day = day.replace(day=1)
     return dt.datetime.combine(day, dt.time(), tzinfo=local.tzinfo)
-
-
-def _category_children() -> dict[int | None, list[int]]:
-    """The category tree as parent → children (one query for the whole tree)."""
-    children: dict[int | None, list[int]] = defaultdict(list)
-    for pk, parent in ProductCategory.objects.values_list("pk", "parent_id"):
-        children[parent].append(pk)
-    return children
-
-
-def _subtree(roots: frozenset[int], children: dict[int | None, list[int]]) -> set[int]:
-    """The categories and all their subcategories (cycles stop)."""
-    found: set[int] = set()
-    stack = list(roots)
-    while stack:
-        pk = stack.pop()
-        if pk not in found:
-            found.add(pk)
-            stack.extend(children.get(pk, ()))
-    return found
 
 
 def _covered_q(target: Target, tree: set[int]) -> Q:
@@ -104,7 +83,7 @@ def limits_check(ctx: ReceiptContext) -> None:
             checks.append((limit, target, covered, period_start(limit, ctx)))
     if not checks:
         return
-    children = _category_children() if any(target.categories for _, target, _, _ in checks) else {}
+    children = category_tree() if any(target.categories for _, target, _, _ in checks) else {}
     history = ReceiptLine.objects.filter(
         receipt__program=ctx.program, receipt__contact=ctx.contact, receipt__status=Receipt.Status.PAID,
         receipt__at__gte=min(start for *_, start in checks), receipt__at__lte=ctx.at)
@@ -112,7 +91,7 @@ def limits_check(ctx: ReceiptContext) -> None:
         history = history.exclude(receipt__ref=ctx.ref)
     measures = {}
     for limit, target, _, start in checks:
-        q = Q(receipt__at__gte=start) & _covered_q(target, _subtree(target.categories, children))
+        q = Q(receipt__at__gte=start) & _covered_q(target, category_subtree(target.categories, children))
         if limit.measure == PurchaseLimit.Measure.RECEIPTS:
             measures[f"l{limit.pk}"] = Count("receipt", distinct=True, filter=q)
         elif limit.measure == PurchaseLimit.Measure.QUANTITY:

@@ -19,7 +19,7 @@ from hub.services.contacts import contact_resolve
 from hub.services.normalize import phone_key
 from loyalty.models import Entry, Program, Receipt, Referral, ReferralCode, ReferralProgram
 from loyalty.services.certificates import code_new, code_normalize
-from loyalty.services.ledger import ledger_earn
+from loyalty.services.ledger import ledger_earn, ledger_refund
 
 log = logging.getLogger(__name__)
 
@@ -155,5 +155,33 @@ def referral_on_receipt(receipt: Receipt) -> Referral | None:
     return referral_reward(referral)
 
 
+def referral_on_refund(receipt: Receipt) -> Referral | None:
+    """A refunded receipt of a friend rewarded for the first purchase: when no other paid
+    receipt from the minimum is left, the reward is taken back (what is left of it) and the
+    referral refused — buying, returning and inviting again earns nothing."""
+    rules = ReferralProgram.objects.filter(program_id=receipt.program_id).first()
+    if rules is None or rules.trigger != ReferralProgram.Trigger.FIRST_PURCHASE:
+        return None
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().filter(
+            program_id=receipt.program_id, friend_id=receipt.contact_id, status=Referral.Status.REWARDED).first()
+        if referral is None or Receipt.objects.filter(
+                program_id=receipt.program_id, contact_id=receipt.contact_id, status=Receipt.Status.PAID,
+                total__gte=rules.min_purchase).exists():
+            return referral
+        for who in ("referrer", "friend"):
+            key = f"referral:{referral.pk}:{who}"
+            if Entry.objects.filter(idempotency_key=key).exists():
+                ledger_refund(key, reason="Покупка по приглашению возвращена", idempotency_key=f"{key}:refund")
+        referral.status, referral.reason = Referral.Status.REFUSED, "Первая покупка возвращена: награда отменена."
+        referral.save(update_fields=["status", "reason"])
+    log.info("referral %s reward taken back after a refund", referral.pk)
+    return referral
+
+
 def on_receipt_confirmed(sender: Any, receipt: Receipt, **kwargs: Any) -> None:
     referral_on_receipt(receipt)
+
+
+def on_receipt_refunded(sender: Any, receipt: Receipt, **kwargs: Any) -> None:
+    referral_on_refund(receipt)

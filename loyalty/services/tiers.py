@@ -15,23 +15,13 @@ from django.db.models import CharField, DecimalField, Exists, F, OuterRef, Q, Qu
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
-from hub.models import ProductCategory
+from hub.selectors import category_subtree
 from hub.services.money import money
 from loyalty.models import Account, Entry, Program, Receipt, ReceiptLine, Tier, TierChange
 from loyalty.services.ledger import account_lock
 
 ZERO = Decimal(0)
 SUM = DecimalField(max_digits=16, decimal_places=2)
-
-
-def category_subtree(category_id: int) -> set[int]:
-    """The category and all its subcategories (one query per tree level)."""
-    found: set[int] = set()
-    level = {category_id}
-    while level:
-        found |= level
-        level = set(ProductCategory.objects.filter(parent_id__in=level).values_list("pk", flat=True)) - found
-    return found
 
 
 def _window(program: Program, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -67,7 +57,7 @@ def _spent(program: Program, now: dt.datetime, subtree: set[int] | None) -> Quer
 
 
 def _subtree(program: Program) -> set[int] | None:
-    return category_subtree(program.tier_category_id) if program.tier_category_id is not None else None
+    return category_subtree([program.tier_category_id]) if program.tier_category_id is not None else None
 
 
 def _total(rows: QuerySet[Any], expression: Any) -> Decimal:

@@ -214,7 +214,7 @@ def test_titles_from_the_crm_never_become_formulas(setup):
 
 def test_the_chart_has_a_bar_group_per_event_scaled_to_the_largest_amount(december):
     chart = chart_bars(event_report(DECEMBER), width=960, height=320)
-    assert [g.date_label for g in chart.groups] == ["01.12 00:30", "05.12 19:00", "10.12 12:00", "20.12 18:00",
+    assert [g.label for g in chart.groups] == ["01.12 00:30", "05.12 19:00", "10.12 12:00", "20.12 18:00",
                                                     "25.12 18:00"]
     jazz = chart.groups[1]
     revenue, refunds = jazz.bars

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from hub.admin.segments import ContactFilterForm
 from hub.models import ClientLifecycle, Contact, Product, ProductCategory, Purchase, PurchaseLine, Segment
-from hub.segments import ContactFilter, category_subtree, contacts_matching
+from hub.segments import ContactFilter, contacts_matching
+from hub.selectors import category_subtree
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
@@ -54,9 +55,9 @@ def bought(contact: Contact | None, category: ProductCategory | None, days_ago: 
 def test_category_subtree_is_read_once_and_covers_every_level(tree, django_assert_num_queries):
     tickets, kids, weekend, food = tree
     with django_assert_num_queries(1):
-        assert category_subtree(tickets.pk) == {tickets.pk, kids.pk, weekend.pk}
-    assert category_subtree(kids.pk) == {kids.pk, weekend.pk}
-    assert category_subtree(food.pk) == {food.pk}
+        assert category_subtree([tickets.pk]) == {tickets.pk, kids.pk, weekend.pk}
+    assert category_subtree([kids.pk]) == {kids.pk, weekend.pk}
+    assert category_subtree([food.pk]) == {food.pk}
 
 
 def test_bought_category_with_subcategories_ever_or_within_days(tree):

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from hub.models import Card, Contact, ContactIdentity, Product
 from hub.services.connections import connection_upsert
 from hub.services.contacts import contact_merge
-from loyalty.models import Entry, Receipt, Referral, ReferralCode, ReferralProgram
+from loyalty.models import Account, Entry, Receipt, Referral, ReferralCode, ReferralProgram
 from loyalty.services.certificates import CODE_ALPHABET
 from loyalty.services.ledger import program_default
 from loyalty.services.receipts import ReceiptRequest, receipt_confirm, receipt_refund
@@ -195,6 +195,28 @@ def test_first_purchase_trigger_waits_for_a_paid_receipt_from_the_minimum(progra
     buy("more", D(5000))
     assert points(boris) == [(f"referral:{referral.pk}:referrer", D(100))]
     assert points(vera) == []
+
+
+def test_returning_the_first_purchase_takes_the_reward_back(program, rules, boris, vera,
+                                                            django_capture_on_commit_callbacks):
+    referral = referral_register(program, vera, referral_code_for(program, boris).code, now=NOW)
+    ticket = Product.objects.create(name="Билет", base_price=D(1200))
+    for ref in ("one", "two"):
+        with django_capture_on_commit_callbacks(execute=True):
+            receipt_confirm(ReceiptRequest(program=program, contact=vera, lines=[(ticket, D(1), D(1200))], ref=ref,
+                                           at=NOW + dt.timedelta(hours=1)))
+    referral.refresh_from_db()
+    assert referral.status == "rewarded"
+    with django_capture_on_commit_callbacks(execute=True):
+        receipt_refund(program, "one")  # another paid purchase is left: the reward stands
+    referral.refresh_from_db()
+    assert referral.status == "rewarded"
+    with django_capture_on_commit_callbacks(execute=True):
+        receipt_refund(program, "two")
+    referral.refresh_from_db()
+    assert referral.status == "refused" and "возвращена" in referral.reason
+    assert Account.objects.get(contact=boris, program=program).balance == 0
+    assert Entry.objects.filter(idempotency_key=f"referral:{referral.pk}:referrer:refund").exists()
 
 
 def test_a_receipt_of_someone_who_was_not_invited_changes_nothing(program, rules, boris,
