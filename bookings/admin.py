@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
 
 from bookings.calendar import calendar_build
 from bookings.models import Booking, BookingLine, Preorder, PreorderLine, Resource
@@ -129,7 +130,7 @@ class BookingLineInline(admin.TabularInline):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(SimpleHistoryAdmin):
     form = BookingForm
     list_display = ("__str__", "starts_at", "ends_at", "contact", "status", "total", "preorder")
     list_filter = ("status", "reservations__resource")

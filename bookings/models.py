@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from hub.models import Contact, Product
 
@@ -64,6 +65,7 @@ class Booking(models.Model):
                                     related_name="booking", verbose_name=_("Lime preorder"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = _("booking")

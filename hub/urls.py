@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/crm/<int:pk>/routing/", crm_routing, name="crm_routing"),
     path("admin/events/report/", event_report_view, name="events_report"),
     path("admin/crm/<int:pk>/events/", event_setup_page, name="events_setup"),
+    path("admin/analytics/", include("analytics.urls")),
+    path("admin/connections/wizard/", include("connectors.wizard.urls")),
     path("cabinet/", include("cabinet.urls")),
     path("api/cabinet/", include("cabinet.api_urls")),
     path("api/loyalty/", include("loyalty.api_urls")),

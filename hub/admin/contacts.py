@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
 from hub.models import (
     Card,
@@ -83,7 +84,7 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(SimpleHistoryAdmin):
     form = ContactForm
     list_display = ("__str__", "phone", "email", "category", "birth_date", "last_purchase_at", "last_pass_at",
                     "lifecycle_stage", "merged_into")

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
 from hub.models import Connection, ExternalRef, Inbox, Outbox, SyncCursor
 from hub.services.connections import connection_check, connection_register_webhook
@@ -61,7 +62,7 @@ class ConnectionForm(forms.ModelForm):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(SimpleHistoryAdmin):
     form = ConnectionForm
     list_display = ("name", "system", "enabled", "last_pull_at", "last_push_at", "short_error")
     list_filter = ("system", "enabled")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 
 class Tag(models.Model):
@@ -46,6 +47,8 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Who changed what and when; visit and purchase times are activity, not edits.
+    history = HistoricalRecords(excluded_fields=["last_purchase_at", "last_pass_at", "updated_at"])
 
     class Meta:
         verbose_name = _("contact")

@@ -7,6 +7,7 @@ import secrets
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from hub.fields import EncryptedJSONField
 
@@ -42,6 +43,8 @@ class Connection(models.Model):
         help_text=_("Each failure doubles the wait before the next pull (up to an hour)."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Secrets never enter the history; workers write their timestamps with update(), unrecorded.
+    history = HistoricalRecords(excluded_fields=["credentials", "updated_at"])
 
     class Meta:
         verbose_name = _("connection")

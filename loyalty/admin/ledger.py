@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
 from hub.admin.segments import ContactFilterForm
 from hub.models import Connection, Contact, Outbox
@@ -78,7 +79,7 @@ class BirthdayBonusAdmin(admin.ModelAdmin):
 
 
 @admin.register(GrantLimit)
-class GrantLimitAdmin(admin.ModelAdmin):
+class GrantLimitAdmin(SimpleHistoryAdmin):
     list_display = ("group", "max_points")
 
 
@@ -181,7 +182,7 @@ class GrantForm(forms.Form):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class EntryAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
     """The audit trail: every grant, spend and expiry with who, when and why."""
 
     list_display = ("created_at", "account", "kind", "points", "reason", "source", "actor")

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from hub.models import Contact
 
@@ -129,6 +130,8 @@ class Entry(models.Model):
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals",
                                  verbose_name=_("reverses"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    # Entries are never edited; the history records who created each one, through which page.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("bonus entry")
@@ -169,6 +172,7 @@ class GrantLimit(models.Model):
     group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="bonus_limit",
                                  verbose_name=_("role"))
     max_points = models.DecimalField(_("max points per grant"), max_digits=14, decimal_places=2)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("grant limit")

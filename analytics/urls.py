@@ -1,0 +1,3 @@
+"""Analytics pages in the admin (/admin/analytics/…)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The connection wizard (/admin/connections/wizard/…)."""
+
+urlpatterns: list = []
