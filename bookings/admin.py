@@ -9,12 +9,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
 from bookings.calendar import calendar_build
 from bookings.models import Booking, BookingLine, Preorder, PreorderLine, Resource
@@ -25,6 +24,7 @@ from bookings.services import (
     booking_save,
     preorder_changed,
 )
+from hub.admin.history import HistoryAdmin
 from hub.models import Contact, ExternalRef
 from hub.services.contacts import ContactData, contact_upsert
 
@@ -130,7 +130,7 @@ class BookingLineInline(admin.TabularInline):
 
 
 @admin.register(Booking)
-class BookingAdmin(SimpleHistoryAdmin):
+class BookingAdmin(HistoryAdmin):
     form = BookingForm
     list_display = ("__str__", "starts_at", "ends_at", "contact", "status", "total", "preorder")
     list_filter = ("status", "reservations__resource")
@@ -172,13 +172,15 @@ class BookingAdmin(SimpleHistoryAdmin):
             messages.error(request, " ".join(exc.messages))
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description="Отменить выбранные брони (освободить залы, отменить предзаказ)")
+    @admin.action(description="Отменить выбранные брони (освободить залы, отменить предзаказ)", permissions=["change"])
     def cancel_bookings(self, request: HttpRequest, queryset: Any) -> None:
         for booking in queryset.exclude(status=Booking.Status.CANCELLED):
             booking_cancel(booking)
         messages.success(request, "Брони отменены.")
 
     def calendar_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         try:
             day = dt.date.fromisoformat(request.GET.get("date", ""))
         except ValueError:

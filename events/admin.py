@@ -31,7 +31,7 @@ class SyncedAdmin(admin.ModelAdmin):
     actions = ["send_again"]
     publish = staticmethod(event_template_publish)
 
-    @admin.action(description=_("Send to the site again"))
+    @admin.action(description=_("Send to the site again"), permissions=["change"])
     def send_again(self, request, queryset):
         for item in queryset.select_related("setup__site", "setup__crm"):
             self.publish(item, force=True)

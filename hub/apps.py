@@ -1,7 +1,21 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
+    """After the last app has migrated, every model's permissions exist: refresh the roles."""
+    last = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+    if sender.label != last.label:
+        return
+    from hub.services.roles import roles_sync
+
+    roles_sync()
 
 
 class HubConfig(AppConfig):
     name = "hub"
     verbose_name = _("Hub")
+
+    def ready(self) -> None:
+        post_migrate.connect(_sync_roles, dispatch_uid="hub.roles_sync")

@@ -270,7 +270,7 @@ class MessageAdmin(ReadOnly, admin.ModelAdmin):
     def error_short(self, obj: Message) -> str:
         return obj.error[:80]
 
-    @admin.action(description="Отправить снова (неудавшиеся)")
+    @admin.action(description="Отправить снова (неудавшиеся)", permissions=["change"])
     def send_again(self, request: HttpRequest, queryset: Any) -> None:
         count = messages_resend(queryset.values_list("pk", flat=True))
         self.message_user(request, f"Снова в очереди: {count}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -53,6 +53,8 @@ class RoutingForm(forms.Form):
 
 @staff_member_required
 def crm_routing(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.has_perm("hub.change_connection"):
+        raise PermissionDenied
     connection = get_object_or_404(Connection, pk=pk)
     if request.method == "POST" and "load" in request.POST:
         try:

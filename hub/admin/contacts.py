@@ -9,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from hub.admin.history import HistoryAdmin
 from hub.models import (
     Card,
     ClientRequest,
@@ -84,7 +84,7 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(SimpleHistoryAdmin):
+class ContactAdmin(HistoryAdmin):
     form = ContactForm
     list_display = ("__str__", "phone", "email", "category", "birth_date", "last_purchase_at", "last_pass_at",
                     "lifecycle_stage", "merged_into")
@@ -162,7 +162,7 @@ class ContactAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
         contact_changed(obj)
 
-    @admin.action(description=_("Merge selected contacts into the oldest one"))
+    @admin.action(description=_("Merge selected contacts into the oldest one"), permissions=["change"])
     def merge_contacts(self, request, queryset):  # type: ignore[no-untyped-def]
         contacts = list(queryset.filter(merged_into__isnull=True).order_by("pk"))
         if len(contacts) < 2:
@@ -225,7 +225,10 @@ class ConsentRecordAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description=_("Withdraw consent (client asked in person)"))
+    def has_withdraw_permission(self, request):  # type: ignore[no-untyped-def]
+        return request.user.has_perm("hub.change_consentrecord")
+
+    @admin.action(description=_("Withdraw consent (client asked in person)"), permissions=["withdraw"])
     def withdraw(self, request, queryset):  # type: ignore[no-untyped-def]
         count = 0
         for record in queryset.filter(withdrawn_at__isnull=True):

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from hub.admin.history import HistoryAdmin
 from hub.models import Connection, ExternalRef, Inbox, Outbox, SyncCursor
 from hub.services.connections import connection_check, connection_register_webhook
 from hub.services.inbox import inbox_replay
@@ -62,7 +62,7 @@ class ConnectionForm(forms.ModelForm):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(SimpleHistoryAdmin):
+class ConnectionAdmin(HistoryAdmin):
     form = ConnectionForm
     list_display = ("name", "system", "enabled", "last_pull_at", "last_push_at", "short_error")
     list_filter = ("system", "enabled")
@@ -97,21 +97,21 @@ class ConnectionAdmin(SimpleHistoryAdmin):
     def short_error(self, obj: Connection) -> str:
         return (obj.last_error or "")[:80]
 
-    @admin.action(description=_("Test connection"))
+    @admin.action(description=_("Test connection"), permissions=["change"])
     def check_connections(self, request, queryset):  # type: ignore[no-untyped-def]
         for connection in queryset:
             result = connection_check(connection)
             self.message_user(request, f"{connection.name}: {result.message}",
                               messages.SUCCESS if result.ok else messages.ERROR)
 
-    @admin.action(description=_("Register the webhook URL with the system (bots)"))
+    @admin.action(description=_("Register the webhook URL with the system (bots)"), permissions=["change"])
     def register_webhooks(self, request, queryset):  # type: ignore[no-untyped-def]
         for connection in queryset:
             result = connection_register_webhook(connection)
             self.message_user(request, f"{connection.name}: {result.message}",
                               messages.SUCCESS if result.ok else messages.WARNING)
 
-    @admin.action(description=_("Pull now (in the background)"))
+    @admin.action(description=_("Pull now (in the background)"), permissions=["change"])
     def pull_now(self, request, queryset):  # type: ignore[no-untyped-def]
         from hub.tasks import connection_pull_task
 
@@ -142,7 +142,7 @@ class QueueAdminMixin:
     def short_error(self, obj) -> str:  # type: ignore[no-untyped-def]
         return (getattr(obj, self.error_field) or "")[:80]
 
-    @admin.action(description=_("Replay"))
+    @admin.action(description=_("Replay"), permissions=["change"])
     def replay(self, request, queryset):  # type: ignore[no-untyped-def]
         count = self.replay_service(queryset.values_list("pk", flat=True))
         self.message_user(request, self.replayed_message % {"n": count}, messages.SUCCESS)

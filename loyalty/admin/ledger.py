@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from hub.admin.history import HistoryAdmin
 from hub.admin.segments import ContactFilterForm
 from hub.models import Connection, Contact, Outbox
 from hub.services.outbox import outbox_replay
@@ -57,7 +57,7 @@ class ProgramAdmin(admin.ModelAdmin):
                 system for system, _ in registry.systems() if hasattr(registry.get(system), "bonus_program")])
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    @admin.action(description="Сверить с внешней программой сейчас")
+    @admin.action(description="Сверить с внешней программой сейчас", permissions=["change"])
     def reconcile_now(self, request: HttpRequest, queryset: Any) -> None:
         for program in queryset:
             if program.connection_id is None:
@@ -79,7 +79,7 @@ class BirthdayBonusAdmin(admin.ModelAdmin):
 
 
 @admin.register(GrantLimit)
-class GrantLimitAdmin(SimpleHistoryAdmin):
+class GrantLimitAdmin(HistoryAdmin):
     list_display = ("group", "max_points")
 
 
@@ -182,7 +182,7 @@ class GrantForm(forms.Form):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class EntryAdmin(ReadOnlyMixin, HistoryAdmin):
     """The audit trail: every grant, spend and expiry with who, when and why."""
 
     list_display = ("created_at", "account", "kind", "points", "reason", "source", "actor")
@@ -203,7 +203,10 @@ class ProgramRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("contact", "actor")
     actions = ["send_again"]
 
-    @admin.action(description="Отправить в программу ещё раз")
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("loyalty.change_programrequest")
+
+    @admin.action(description="Отправить в программу ещё раз", permissions=["resend"])
     def send_again(self, request: HttpRequest, queryset: Any) -> None:
         again = queryset.exclude(status=ProgramRequest.Status.DONE).select_related("program__connection")
         ids = [item.pk for item in again]

@@ -7,11 +7,13 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from hub.models.consent import Purpose
 from hub.services.connections import connection_upsert
 from hub.services.consent import consent_text_current, consent_text_publish
+from hub.services.roles import AUDITOR, MANAGER, OPERATOR
 from mailings.models import Campaign, Template
 from mailings.services.schedules import campaign_save
 
@@ -86,8 +88,22 @@ class Command(BaseCommand):
         demo_mailings()
         secret = demo_loyalty()
         self.stdout.write(f"admin login: {username} / {password}")
+        for login, role in demo_staff(password).items():
+            self.stdout.write(f"{role} login: {login} / {password}")
         if secret:
             self.stdout.write(f"loyalty API key of the demo till (shown once): {secret}")
+
+
+def demo_staff(password: str) -> dict[str, str]:
+    """One demo user per role (same password as the admin), to see the admin as each of them."""
+    users = {}
+    for login, role in (("operator", OPERATOR), ("manager", MANAGER), ("auditor", AUDITOR)):
+        user, _ = get_user_model().objects.get_or_create(username=login, defaults={"is_staff": True})
+        user.set_password(password)
+        user.save()
+        user.groups.add(Group.objects.get(name=role.name))
+        users[login] = role.name
+    return users
 
 
 def demo_mailings() -> None:

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from hub.models import Connection, Outbox
@@ -53,3 +54,14 @@ def test_hub_status_shows_queue_and_dead_letters(webhook_connection, capsys):
     assert (site["name"], site["queued"], site["dead"]) == ("Site", 1, 1)
     call_command("hub_status")
     assert "Site" in capsys.readouterr().out
+
+
+def test_demo_setup_makes_one_user_per_role_with_the_admins_password(monkeypatch, capsys):
+    monkeypatch.setenv("HUB_ADMIN_PASSWORD", "demo-pass")
+    call_command("demo_setup")
+    out = capsys.readouterr().out
+    assert "Менеджер login: manager / demo-pass" in out
+    manager = get_user_model().objects.get(username="manager")
+    assert manager.check_password("demo-pass") and manager.is_staff and not manager.is_superuser
+    assert manager.has_perm("loyalty.add_entry") and not manager.has_perm("hub.change_connection")
+    assert get_user_model().objects.get(username="auditor").groups.get().name == "Аудитор"
