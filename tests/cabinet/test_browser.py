@@ -9,43 +9,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connections
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from hub.models import ConsentRecord, Contact
 from hub.models.consent import Purpose
+from tests.browser import PHONE, PHONE_SCREEN, browser_page, shot
 from tests.cabinet.conftest import TYPED, last_code
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PHONE_SCREEN = {"width": 390, "height": 844}
-SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 @pytest.fixture
 def page(live_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:  # type: ignore[no-untyped-def]
-    """A fresh browser profile on a phone screen, closed before the live server stops.
-    Playwright's sync API keeps an event loop in this thread, which Django takes for async
-    code: the test's own ORM calls (the fixtures' data, draining the outbox) are allowed
-    explicitly, for this test only."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport=PHONE_SCREEN, is_mobile=True, has_touch=True, device_scale_factor=2, locale="ru-RU")
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
-            # Django keeps connections per context; in Playwright's, the test's are its own: close them here.
-            connections.close_all()
+    """A fresh browser profile on a phone screen."""
+    with browser_page(tmp_path / "profile", monkeypatch, **PHONE) as page:
+        yield page
 
 
 def _shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"cabinet-{name}.png"), full_page=True)
+    shot(page, f"cabinet-{name}")
 
 
 def _fits_the_screen(page: Page) -> None:

@@ -10,39 +10,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connections
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from hub.models import Contact, Product, ProductCategory
 from loyalty.models import Account, Program, PromoCode, PurchaseLimit, Tier
 from loyalty.services.tiers import tiers_daily
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+from tests.browser import DESKTOP, browser_page, shot
 
 
 @pytest.fixture
 def page(live_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:  # type: ignore[no-untyped-def]
-    """See tests/cabinet/test_browser.py: the test's own ORM calls are allowed in Playwright's
-    event-loop thread, and connections are closed before the live server stops."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 900}, locale="ru-RU")
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
-            connections.close_all()
+    with browser_page(tmp_path / "profile", monkeypatch, **DESKTOP) as page:
+        yield page
 
 
 def _shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"loyalty-{name}.png"), full_page=True)
+    shot(page, f"loyalty-{name}")
 
 
 def _save(page: Page) -> None:
