@@ -7,7 +7,7 @@ HUB_PORT ?= 8000
 export HUB_PORT
 export HUB_PUBLIC_URL ?= http://127.0.0.1:$(HUB_PORT)
 
-.PHONY: run test setup migrate lint bench clean browser
+.PHONY: run test setup migrate lint bench clean browser screenshots
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ lint: setup
 
 test: lint browser
 	$(BIN)/python -m pytest
+
+# The browser tests save what they saw in var/screenshots/; the README shows docs/screenshots/.
+screenshots: setup browser
+	rm -rf var/screenshots
+	$(BIN)/python -m pytest -q $$(find tests -name 'test_browser*.py' | sort)
+	mkdir -p docs/screenshots && rm -f docs/screenshots/*.png && cp var/screenshots/*.png docs/screenshots/
 
 bench: setup
 	cd bench && ../$(BIN)/python outbox_drain.py && ../$(BIN)/python lime_backfill.py && ../$(BIN)/python crm_sync.py \

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from connectors.crm.views import crm_routing
 from events.setup_views import event_setup_page
 from events.views import event_report_view
+from hub.views.audit import audit_log_view
 from hub.views.health import healthz
 from hub.views.webhooks import webhook_receive
 from mailings.views import nps_page, unsubscribe_page
@@ -20,6 +21,7 @@ urlpatterns = [
     path("admin/crm/<int:pk>/routing/", crm_routing, name="crm_routing"),
     path("admin/events/report/", event_report_view, name="events_report"),
     path("admin/crm/<int:pk>/events/", event_setup_page, name="events_setup"),
+    path("admin/audit/", audit_log_view, name="audit_log"),
     path("admin/analytics/", include("analytics.urls")),
     path("admin/connections/wizard/", include("connectors.wizard.urls")),
     path("cabinet/", include("cabinet.urls")),
