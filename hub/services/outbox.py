@@ -101,15 +101,18 @@ def _in_flight(now: dt.datetime) -> QuerySet[Outbox]:
                                  target_kind=OuterRef("target_kind"), target_id=OuterRef("target_id"))
 
 
-def outbox_claim(limit: int, *, now: dt.datetime | None = None) -> list[Outbox]:
-    """Take up to ``limit`` due rows for this worker; no other worker gets them."""
+def outbox_claim(limit: int, *, now: dt.datetime | None = None, only: Iterable[int] | None = None) -> list[Outbox]:
+    """Take up to ``limit`` due rows for this worker (of ``only`` these ids, when given); no
+    other worker gets them."""
     now = now or timezone.now()
     token = uuid.uuid4().hex
+    due = Outbox.objects.filter(_due(now), connection__enabled=True)
+    if only is not None:
+        due = due.filter(pk__in=list(only))
     with transaction.atomic():
         ids = list(
             # OF self + NO KEY: lock only outbox rows, never the connection rows the join reads.
-            Outbox.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
-            .filter(_due(now), connection__enabled=True)
+            due.select_for_update(skip_locked=True, of=("self",), no_key=True)
             .exclude(Exists(_in_flight(now)))
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:limit]
@@ -148,10 +151,11 @@ def max_attempts(connection: Connection) -> int:
     return int(connection.settings.get("max_attempts") or settings.HUB_OUTBOX_MAX_ATTEMPTS)
 
 
-def outbox_drain(limit: int | None = None) -> DrainReport:
-    """Claim one batch and send it, grouped by connection through the connector's push_batch."""
+def outbox_drain(limit: int | None = None, *, only: Iterable[int] | None = None) -> DrainReport:
+    """Claim one batch and send it, grouped by connection through the connector's push_batch.
+    ``only``: send these rows now if they are due (an operator's test), none of the others."""
     report = DrainReport()
-    rows = outbox_claim(limit or settings.HUB_OUTBOX_BATCH)
+    rows = outbox_claim(limit or settings.HUB_OUTBOX_BATCH, only=only)
     by_connection: dict[int, list[Outbox]] = defaultdict(list)
     for row in rows:
         by_connection[row.connection_id].append(row)

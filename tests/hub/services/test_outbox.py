@@ -185,3 +185,13 @@ def test_a_change_undone_while_the_first_is_being_sent_still_goes(webhook_connec
     outbox_publish("contact.upsert", "thing", 1, {"v": "A"})
     assert Outbox.objects.filter(status=Outbox.Status.PENDING).get().payload == {"v": "A"}
     assert sending.payload == {"v": "B"}
+
+
+def test_a_drain_of_only_some_rows_sends_those_and_leaves_the_rest(webhook_connection, webhook_emulator):
+    first, _ = contact_upsert(ContactData(first_name="A", phones=["+79990000001"]))
+    second, _ = contact_upsert(ContactData(first_name="B", phones=["+79990000002"]))
+    rows = {row.target_id: row for row in Outbox.objects.filter(action="contact.upsert")}
+    report = outbox_drain(only=[rows[first.pk].pk])
+    assert report.sent == 1
+    assert Outbox.objects.get(pk=rows[first.pk].pk).status == Outbox.Status.SENT
+    assert Outbox.objects.get(pk=rows[second.pk].pk).status == Outbox.Status.PENDING
