@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from hub.models import Contact, Product
@@ -58,7 +59,9 @@ class Booking(models.Model):
     guests = models.PositiveIntegerField(_("guests"), default=0, help_text=_("Everyone in the hall, adults too."))
     resources = models.ManyToManyField(Resource, through="Reservation", related_name="bookings",
                                        verbose_name=_("halls and staff"))
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.TENTATIVE)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.TENTATIVE,
+                              help_text=_("Tentative, confirmed and done bookings hold their halls and staff; a "
+                                          "cancelled one frees them."))
     comment = models.TextField(_("comment"), blank=True)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     preorder = models.OneToOneField("Preorder", null=True, blank=True, on_delete=models.SET_NULL,
@@ -118,9 +121,9 @@ class BookingLine(models.Model):
 class Preorder(models.Model):
     class Status(models.TextChoices):
         NEW = "new", _("New")
-        CONFIRMED = "confirmed", _("Confirmed")
-        CANCELLED = "cancelled", _("Cancelled")
-        DONE = "done", _("Done")
+        CONFIRMED = "confirmed", pgettext_lazy("preorder status", "Confirmed")
+        CANCELLED = "cancelled", pgettext_lazy("preorder status", "Cancelled")
+        DONE = "done", pgettext_lazy("preorder status", "Done")
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="preorders",
                                 verbose_name=_("contact"))

@@ -15,7 +15,7 @@ def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
 
 class HubConfig(AppConfig):
     name = "hub"
-    verbose_name = _("Hub")
+    verbose_name = _("Clients, sales and connections")
 
     def ready(self) -> None:
         post_migrate.connect(_sync_roles, dispatch_uid="hub.roles_sync")

@@ -53,7 +53,7 @@ class TemplateForm(forms.ModelForm):
 
 class PreviewForm(forms.Form):
     contact = forms.ModelChoiceField(Contact.objects.filter(merged_into__isnull=True), label="Клиент",
-                                     widget=forms.NumberInput, help_text="ID клиента из списка контактов.")
+                                     widget=forms.NumberInput, help_text="Номер (ID) клиента из раздела «Клиенты».")
 
 
 @admin.register(Template)
@@ -172,7 +172,7 @@ class CampaignAdmin(admin.ModelAdmin):
         ("Когда", {"fields": ("time_zone", "send_time", "quiet_from", "quiet_to", "scheduled_at", "schedule")}),
         ("День рождения", {"fields": ("days_before", "audience"), "classes": ("collapse",)}),
         ("Давно не были", {"fields": ("lapsed_days", "inactivity", "cooldown_days"), "classes": ("collapse",)}),
-        ("Бонус", {"fields": ("bonus_points", "bonus_expiry_days"), "classes": ("collapse",)}),
+        ("Баллы", {"fields": ("bonus_points", "bonus_expiry_days"), "classes": ("collapse",)}),
         ("Контрольная группа", {"fields": ("holdout_percent",), "classes": ("collapse",)}),
         ("CRM: NPS и события по сделкам", {"fields": ("crm_connection", "from_pipeline", "from_stage",
                                                       "to_pipeline", "to_stage", "trigger"),

@@ -8,6 +8,7 @@ import secrets
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from hub.models import Connection, Contact, Segment
 
@@ -25,7 +26,8 @@ class Template(models.Model):
     remembers the version it was rendered from."""
 
     name = models.CharField(_("name"), max_length=120, unique=True)
-    subject = models.CharField(_("e-mail subject"), max_length=200, blank=True)
+    subject = models.CharField(_("e-mail subject"), max_length=200, blank=True,
+                               help_text=_("E-mail only; other channels do not use it."))
     body = models.TextField(
         _("text"),
         help_text=_("Variables: {{ first_name }}, {{ name }}, {{ child_name }}, {{ child_age }}, "
@@ -55,7 +57,7 @@ class Campaign(models.Model):
     class Kind(models.TextChoices):
         BIRTHDAY = "birthday", _("Birthday")
         LAPSED = "lapsed", _("Lapsed clients")
-        NPS = "nps", _("NPS survey")
+        NPS = "nps", pgettext_lazy("campaign kind", "NPS survey")
         SEGMENT = "segment", _("Segment mailing")
         TRIGGER = "trigger", _("Event notification")
 
@@ -88,18 +90,22 @@ class Campaign(models.Model):
         help_text=_("Marketing messages go only to clients with marketing consent for the channel. "
                     "Turn off for service notifications (booking confirmed)."))
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow",
-                                 help_text=_("The venue's: birthdays, send time and quiet hours."))
+                                 help_text=_("An IANA name, e.g. Europe/Moscow: birthdays, the send time and quiet "
+                                             "hours are counted in it."))
     send_time = models.TimeField(_("send at"), default=dt.time(10, 0),
                                  help_text=_("Daily campaigns select their clients at this local time."))
     quiet_from = models.TimeField(_("quiet hours from"), default=dt.time(21, 0))
     quiet_to = models.TimeField(_("quiet hours until"), default=dt.time(9, 0),
                                 help_text=_("Messages due in quiet hours wait until they end."))
     # birthday
-    days_before = models.PositiveIntegerField(_("days before the birthday"), default=0)
+    days_before = models.PositiveIntegerField(_("days before the birthday"), default=0,
+                                              help_text=_("0: on the birthday itself."))
     audience = models.CharField(_("whose birthdays"), max_length=10, choices=Audience.choices,
                                 default=Audience.CLIENTS)
     # lapsed
-    lapsed_days = models.PositiveIntegerField(_("not visited for, days"), null=True, blank=True)
+    lapsed_days = models.PositiveIntegerField(_("not visited for, days"), null=True, blank=True,
+                                              help_text=_("A client gets it after this many days without a "
+                                                          "visit (what counts as a visit: below)."))
     inactivity = models.CharField(_("counts as not visited"), max_length=10, choices=Inactivity.choices,
                                   default=Inactivity.PASS)
     cooldown_days = models.PositiveIntegerField(
@@ -109,14 +115,17 @@ class Campaign(models.Model):
     # optional bonus (birthday, lapsed)
     bonus_points = models.DecimalField(_("bonus points"), max_digits=14, decimal_places=2, null=True, blank=True,
                                        help_text=_("Granted to each client the campaign picks (empty: none)."))
-    bonus_expiry_days = models.PositiveIntegerField(_("bonus lives, days"), null=True, blank=True)
+    bonus_expiry_days = models.PositiveIntegerField(_("bonus lives, days"), null=True, blank=True,
+                                                    help_text=_("Empty: earned points never expire."))
     # NPS and deal-stage triggers
     crm_connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.SET_NULL,
                                        related_name="+", verbose_name=_("CRM"))
     from_pipeline = models.CharField(_("from pipeline"), max_length=64, blank=True,
                                      help_text=_("Empty: from any stage."))
     from_stage = models.CharField(_("from stage"), max_length=64, blank=True)
-    to_pipeline = models.CharField(_("to pipeline"), max_length=64, blank=True)
+    to_pipeline = models.CharField(_("to pipeline"), max_length=64, blank=True,
+                                   help_text=_("Pipeline and stage ids as the CRM names them (listed on the "
+                                               "connection's pipelines page)."))
     to_stage = models.CharField(_("to stage"), max_length=64, blank=True)
     # segment
     segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",

@@ -34,30 +34,32 @@ class ContactFilterForm(forms.Form):
     not_visited_days = forms.IntegerField(label="Не были, дней", required=False, min_value=0, max_value=36500,
                                           help_text="Нет прохода столько дней (или не было никогда).")
     visited_within_days = forms.IntegerField(label="Были за последние, дней", required=False, min_value=0,
-                                             max_value=36500)
+                                             max_value=36500, help_text="Хотя бы один проход за столько дней.")
     tags = forms.ModelMultipleChoiceField(Tag.objects.all(), label="Теги", required=False, to_field_name="name",
                                           help_text="Любой из выбранных.")
     child_age_from = forms.IntegerField(label="Есть ребёнок в возрасте от, лет", required=False, min_value=0,
                                         max_value=120)
     child_age_to = forms.IntegerField(label="до, лет (включительно)", required=False, min_value=0, max_value=120)
     spend_from = forms.DecimalField(label="Потратили всего от, ₽", required=False, min_value=0, max_digits=14,
-                                    decimal_places=2)
+                                    decimal_places=2, help_text="Сумма всех покупок клиента за всё время.")
     spend_to = forms.DecimalField(label="до, ₽", required=False, min_value=0, max_digits=14, decimal_places=2)
-    bonus_from = forms.DecimalField(label="Бонусов на счёте от", required=False, min_value=0, max_digits=14,
-                                    decimal_places=2)
+    bonus_from = forms.DecimalField(label="Баллов на счёте от", required=False, min_value=0, max_digits=14,
+                                    decimal_places=2, help_text="Баланс во всех бонусных программах вместе.")
     bonus_to = forms.DecimalField(label="до", required=False, min_value=0, max_digits=14, decimal_places=2)
     segment = forms.ModelChoiceField(Segment.objects.all(), label="Сегмент", required=False,
                                      help_text="Ещё и правила сохранённого сегмента.")
     deal_connection = forms.ModelChoiceField(Connection.objects.filter(system__in=["amocrm", "bitrix24"]),
                                              label="Сделки в CRM", required=False,
                                              help_text="Клиенты сделок этой CRM (ниже — воронка, этап, даты).")
-    deal_pipeline = forms.CharField(label="Воронка (id)", required=False, max_length=64)
+    deal_pipeline = forms.CharField(label="Воронка (id)", required=False, max_length=64,
+                                    help_text="Id воронки и этапа — как в CRM; их список — на странице «Воронки, "
+                                              "маршрутизация и поля карточки» подключения.")
     deal_stage = forms.CharField(label="Этап (id)", required=False, max_length=64)
     deal_from = forms.DateField(label="Сделка менялась с", required=False, widget=DATE)
     deal_to = forms.DateField(label="по", required=False, widget=DATE)
-    lifecycle = forms.ChoiceField(label="Этап жизненного цикла", required=False,
-                                  choices=[("", "любой"), *Stage.choices],
-                                  help_text="Этап клиента, который каждую ночь считается по его покупкам и "
+    lifecycle = forms.ChoiceField(label="Стадия жизненного цикла", required=False,
+                                  choices=[("", "любая"), *Stage.choices],
+                                  help_text="Стадия клиента, которая каждую ночь считается по его покупкам и "
                                             "проходам: новый, активный, уходящий, потерянный, вернувшийся.")
     bought_category = CategoryChoiceField(ProductCategory.objects.select_related("parent").order_by("name"),
                                           label="Покупали из категории", required=False,
@@ -134,6 +136,6 @@ class SegmentAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     readonly_fields = ("size", "counted_on", "size_now")
 
-    @admin.display(description="Контактов сейчас")
+    @admin.display(description="Клиентов сейчас")
     def size_now(self, obj: Segment) -> int | str:
         return contacts_matching(ContactFilter(segment=obj)).count() if obj.pk else "—"

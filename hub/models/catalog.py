@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 class ProductCategory(models.Model):
     name = models.CharField(_("name"), max_length=200)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="subcategories", verbose_name=_("parent"))
+                               related_name="subcategories", verbose_name=_("parent category"))
 
     class Meta:
         verbose_name = _("product category")

@@ -17,14 +17,17 @@ class ConsentText(models.Model):
     """A published version of a consent document; records point at the exact text agreed to."""
 
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
-    version = models.CharField(_("version"), max_length=32)
+    version = models.CharField(_("version"), max_length=32,
+                               help_text=_("A changed text needs a new version: each consent keeps the exact "
+                                           "version and text the client agreed to."))
     text = models.TextField(_("text"))
     text_hash = models.CharField(_("SHA-256 of the text"), max_length=64, editable=False)
     operator_name = models.CharField(_("operator"), max_length=255,
                                      help_text=_("Legal entity processing the data."))
     processors = models.JSONField(_("processors"), default=list, blank=True,
                                   help_text=_("Third parties processing on our behalf (SMS gateway…)."))
-    data_categories = models.JSONField(_("data categories"), default=list, blank=True)
+    data_categories = models.JSONField(_("data categories"), default=list, blank=True,
+                                       help_text=_('A list, e.g. ["name", "phone", "birth date"].'))
     published_at = models.DateTimeField(_("published"), auto_now_add=True)
 
     class Meta:
@@ -56,7 +59,9 @@ class ConsentRecord(models.Model):
                                 related_name="consents", verbose_name=_("contact"))
     subject_kind = models.CharField(_("subject id kind"), max_length=16,
                                     help_text=_("phone, email, telegram, vk"))
-    subject_id = models.CharField(_("subject id"), max_length=254)
+    subject_id = models.CharField(_("subject id"), max_length=254,
+                                  help_text=_("The phone (E.164), e-mail or messenger user id the consent "
+                                              "came from."))
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
     consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="records",
                                      verbose_name=_("consent text"))

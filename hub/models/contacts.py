@@ -76,7 +76,9 @@ class ContactIdentity(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities",
                                 verbose_name=_("contact"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    value = models.CharField(_("value"), max_length=254)
+    value = models.CharField(_("value"), max_length=254,
+                             help_text=_("Normalised: a phone in E.164 (+79123456789), an e-mail in lower case, "
+                                         "a messenger user or chat id as the messenger gives it."))
     verified = models.BooleanField(_("verified"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -126,7 +128,8 @@ class Card(models.Model):
         ACTIVE = "active", _("Active")
         BLOCKED = "blocked", _("Blocked")
 
-    code = models.CharField(_("code"), max_length=64, unique=True)
+    code = models.CharField(_("code"), max_length=64, unique=True,
+                            help_text=_("The number on the card, as the till reads it."))
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="cards", verbose_name=_("holder"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Stage(models.TextChoices):
     NEW = "new", _("New")
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("lifecycle stage", "Active")
     LAPSING = "lapsing", _("Lapsing")
     LOST = "lost", _("Lost")
     RETURNED = "returned", _("Returned")
@@ -20,8 +21,12 @@ class LifecyclePolicy(models.Model):
 
     new_days = models.PositiveIntegerField(_("new for, days"), default=30,
                                            help_text=_("Since the first purchase or pass (or since joining)."))
-    lapsing_after_days = models.PositiveIntegerField(_("lapsing after, days"), default=60)
-    lost_after_days = models.PositiveIntegerField(_("lost after, days"), default=180)
+    lapsing_after_days = models.PositiveIntegerField(
+        _("lapsing after, days"), default=60,
+        help_text=_("Days without a purchase or pass after which a client becomes lapsing."))
+    lost_after_days = models.PositiveIntegerField(
+        _("lost after, days"), default=180,
+        help_text=_("Days without a purchase or pass after which a client counts as lost."))
     returned_days = models.PositiveIntegerField(_("returned for, days"), default=30,
                                                 help_text=_("A lost client who came back is \"returned\" this long."))
 
@@ -36,7 +41,7 @@ class LifecyclePolicy(models.Model):
 class ClientLifecycle(models.Model):
     contact = models.OneToOneField("hub.Contact", on_delete=models.CASCADE, related_name="lifecycle",
                                    verbose_name=_("contact"))
-    stage = models.CharField(_("stage"), max_length=8, choices=Stage.choices, db_index=True)
+    stage = models.CharField(_("lifecycle stage"), max_length=8, choices=Stage.choices, db_index=True)
     since = models.DateField(_("since"))
     last_activity_at = models.DateTimeField(_("last purchase or pass"), null=True, blank=True)
     computed_on = models.DateField(_("computed on"))

@@ -24,14 +24,19 @@ class Connection(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     key = models.SlugField(_("webhook key"), max_length=64, unique=True, default=new_connection_key,
                            help_text=_("Part of the webhook URL /hooks/<system>/<key>/; hard to guess."))
-    base_url = models.URLField(_("base URL"), blank=True)
+    base_url = models.URLField(_("base URL"), blank=True,
+                               help_text=_("The address of this account's API, e.g. https://yourname.amocrm.ru. "
+                                           "Empty: the system's standard address (Telegram, VK, SMS gateways…)."))
     credentials = EncryptedJSONField(_("credentials"), blank=True, default=dict,
                                      help_text=_("Tokens, passwords, secrets — stored encrypted."))
     settings = models.JSONField(_("settings"), default=dict, blank=True,
                                 help_text=_("Connector options: pipelines, field ids, routing…"))
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow",
-                                 help_text=_("Used for birthdays, days and months of this venue."))
-    enabled = models.BooleanField(_("enabled"), default=True)
+                                 help_text=_("An IANA name, e.g. Europe/Moscow: birthdays, days and months of this "
+                                             "venue are counted in it."))
+    enabled = models.BooleanField(_("enabled"), default=True,
+                                  help_text=_("Off: the hub stops pulling from and sending to this system, and "
+                                              "its webhooks are refused."))
     poll_interval = models.PositiveIntegerField(_("poll interval, s"), default=30,
                                                 help_text=_("How often to pull, for systems we poll."))
     last_pull_at = models.DateTimeField(_("last successful pull"), null=True, blank=True)

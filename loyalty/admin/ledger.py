@@ -155,7 +155,7 @@ class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
             else:
                 if isinstance(entry, ProgramRequest):  # the program keeps the points: it answers first
                     messages.success(request, f"Передано в программу: {entry.points:+} баллов, {data['contact']}. "
-                                              "Статус — в разделе «Запросы к программам».")
+                                              "Статус — в разделе «Запросы во внешние программы».")
                     return HttpResponseRedirect(reverse("admin:loyalty_programrequest_change", args=[entry.pk]))
                 messages.success(request, f"Готово: {entry.points:+} баллов, {data['contact']}.")
                 return HttpResponseRedirect(reverse("admin:loyalty_account_change", args=[entry.account_id]))
@@ -169,15 +169,17 @@ class MassAccrualForm(ContactFilterForm):
     points = forms.DecimalField(label="Баллов каждому", max_digits=14, decimal_places=2, min_value=0.01)
     campaign = forms.CharField(label="Название начисления", max_length=100,
                                help_text="По названию повторный запуск не начислит дважды.")
-    reason = forms.CharField(label="Причина", max_length=255)
+    reason = forms.CharField(label="Причина", max_length=255,
+                             help_text="Клиент увидит её в истории баллов в личном кабинете.")
 
 
 class GrantForm(forms.Form):
     contact = forms.ModelChoiceField(Contact.objects.filter(merged_into__isnull=True), label="Клиент",
-                                     widget=forms.NumberInput, help_text="Номер клиента (см. раздел «Контакты»).")
+                                     widget=forms.NumberInput, help_text="Номер (ID) клиента из раздела «Клиенты».")
     points = forms.DecimalField(label="Баллы", max_digits=14, decimal_places=2,
                                 help_text="Положительное число начисляет, отрицательное списывает.")
-    reason = forms.CharField(label="Причина", max_length=255)
+    reason = forms.CharField(label="Причина", max_length=255,
+                             help_text="Клиент увидит её в истории баллов в личном кабинете.")
     key = forms.CharField(widget=forms.HiddenInput)  # a double-clicked submit is one grant
 
 

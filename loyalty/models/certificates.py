@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.models.targeting import Targeted
 
@@ -17,7 +18,8 @@ class CertificateType(Targeted):
                                  help_text=_("Empty: an open amount, chosen by the buyer within the bounds below."))
     min_amount = models.DecimalField(_("open amount from"), max_digits=12, decimal_places=2, null=True, blank=True)
     max_amount = models.DecimalField(_("open amount up to"), max_digits=12, decimal_places=2, null=True, blank=True)
-    valid_days = models.PositiveIntegerField(_("valid, days"), default=365)
+    valid_days = models.PositiveIntegerField(_("valid, days"), default=365,
+                                             help_text=_("Counted from the day of issue."))
     sold_as = models.ForeignKey("hub.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                 verbose_name=_("sold as product"),
                                 help_text=_("A paid purchase of this product issues a certificate to the buyer "
@@ -35,7 +37,7 @@ class CertificateType(Targeted):
 class Certificate(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
-        BLOCKED = "blocked", _("Blocked")
+        BLOCKED = "blocked", pgettext_lazy("certificate status", "Blocked")
 
     type = models.ForeignKey(CertificateType, on_delete=models.PROTECT, related_name="certificates",
                              verbose_name=_("type"))
@@ -47,7 +49,9 @@ class Certificate(models.Model):
     issued_at = models.DateTimeField(_("issued"))
     valid_until = models.DateTimeField(_("valid until"))
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
-    issue_key = models.CharField(_("issued for"), max_length=160, unique=True)
+    issue_key = models.CharField(_("issued for"), max_length=160, unique=True,
+                                 help_text=_("What issued it (a purchase line, an admin action): the same "
+                                             "occasion never issues a second one."))
 
     class Meta:
         verbose_name = _("certificate")

@@ -16,7 +16,9 @@ from hub.models import Contact
 
 
 class Program(models.Model):
-    code = models.SlugField(_("code"), max_length=32, unique=True)
+    code = models.SlugField(_("code"), max_length=32, unique=True,
+                            help_text=_("Latin letters, digits, - and _; the API and reports name the program by "
+                                        "it."))
     name = models.CharField(_("name"), max_length=120)
     expiry_days = models.PositiveIntegerField(_("points live, days"), null=True, blank=True,
                                               help_text=_("Empty: earned points never expire."))
@@ -29,13 +31,16 @@ class Program(models.Model):
                                            decimal_places=2, default=Decimal("50"))
     active = models.BooleanField(_("active"), default=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow",
-                                 help_text=_("The venue's: days, hours, weeks and months of rules and limits."))
+                                 help_text=_("An IANA name, e.g. Europe/Moscow: days, hours, weeks and months of rules "
+                                             "and limits are counted in it."))
     # levels (tiers)
     tier_metric = models.CharField(
         _("levels are earned by"), max_length=8, choices=[("points", _("Points earned")), ("spend", _("Money spent"))],
         default="points",
         help_text=_("What the client's level is computed from, in the rolling window below (not the balance)."))
-    tier_window_days = models.PositiveIntegerField(_("level window, days"), default=365)
+    tier_window_days = models.PositiveIntegerField(
+        _("level window, days"), default=365,
+        help_text=_("The level counts what was earned or spent in this many most recent days."))
     tier_category = models.ForeignKey(
         "hub.ProductCategory", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("levels count only this category"),
@@ -105,7 +110,7 @@ class Entry(models.Model):
     class Source(models.TextChoices):
         PURCHASE = "purchase", _("Purchase")
         BOOKING = "booking", _("Booking")
-        CAMPAIGN = "campaign", _("Campaign")
+        CAMPAIGN = "campaign", _("Mailing or mass accrual")
         BIRTHDAY = "birthday", _("Birthday")
         MANUAL = "manual", _("Manual")
         CRM = "crm", _("CRM")
@@ -171,7 +176,10 @@ class GrantLimit(models.Model):
 
     group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="bonus_limit",
                                  verbose_name=_("role"))
-    max_points = models.DecimalField(_("max points per grant"), max_digits=14, decimal_places=2)
+    max_points = models.DecimalField(
+        _("max points per grant"), max_digits=14, decimal_places=2,
+        help_text=_("The most points one manual grant or deduction by this role may move. A user with several "
+                    "roles gets the highest limit; superusers have none."))
     history = HistoricalRecords()
 
     class Meta:
@@ -188,10 +196,15 @@ class BirthdayBonus(models.Model):
 
     program = models.OneToOneField(Program, on_delete=models.CASCADE, related_name="birthday_bonus",
                                    verbose_name=_("program"))
-    points = models.DecimalField(_("points"), max_digits=14, decimal_places=2)
-    days_before = models.PositiveIntegerField(_("days before the birthday"), default=0)
-    children = models.BooleanField(_("children too"), default=True)
-    expiry_days = models.PositiveIntegerField(_("points live, days"), null=True, blank=True, default=30)
+    points = models.DecimalField(_("points"), max_digits=14, decimal_places=2,
+                                 help_text=_("Granted once a year per person, on the birthday or the set number "
+                                             "of days before it."))
+    days_before = models.PositiveIntegerField(_("days before the birthday"), default=0,
+                                              help_text=_("0: on the birthday itself."))
+    children = models.BooleanField(_("children too"), default=True,
+                                   help_text=_("Child clients get the points on their own birthday too."))
+    expiry_days = models.PositiveIntegerField(_("points live, days"), null=True, blank=True, default=30,
+                                              help_text=_("Empty: earned points never expire."))
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

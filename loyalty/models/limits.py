@@ -25,7 +25,8 @@ class PurchaseLimit(Targeted):
     name = models.CharField(_("name"), max_length=120)
     active = models.BooleanField(_("active"), default=True)
     measure = models.CharField(_("counts"), max_length=10, choices=Measure.choices)
-    max_value = models.DecimalField(_("at most"), max_digits=12, decimal_places=2)
+    max_value = models.DecimalField(_("at most"), max_digits=12, decimal_places=2,
+                                    help_text=_("In the unit chosen above: receipts, items or roubles."))
     period = models.CharField(_("period"), max_length=8, choices=Period.choices, default=Period.DAY)
     days = models.PositiveIntegerField(_("N days"), null=True, blank=True, help_text=_("For \"last N days\"."))
 

@@ -23,8 +23,9 @@ class ReferralProgram(models.Model):
                                           default=Decimal("0"), help_text=_("0: the referrer gets nothing."))
     friend_points = models.DecimalField(_("points to the friend"), max_digits=14, decimal_places=2,
                                         default=Decimal("0"), help_text=_("0: the friend gets nothing."))
-    min_purchase = models.DecimalField(_("first purchase from"), max_digits=12, decimal_places=2,
-                                       default=Decimal("0"))
+    min_purchase = models.DecimalField(
+        _("first purchase from"), max_digits=12, decimal_places=2, default=Decimal("0"),
+        help_text=_("For the reward on the first purchase: the smallest amount that counts, in roubles. 0: any."))
     link_template = models.CharField(
         _("link"), max_length=255, blank=True,
         help_text=_("The client's personal link, {code} replaced by their code, e.g. "

@@ -28,7 +28,7 @@ class EarningRule(Targeted, Holdout):
     program = models.ForeignKey("loyalty.Program", on_delete=models.CASCADE, related_name="rules",
                                 verbose_name=_("program"))
     name = models.CharField(_("name"), max_length=120)
-    position = models.PositiveIntegerField(_("order"), default=100,
+    position = models.PositiveIntegerField(_("evaluation order"), default=100,
                                            help_text=_("Rules are applied from the smallest number up."))
     active = models.BooleanField(_("active"), default=True)
     effect = models.CharField(_("effect"), max_length=16, choices=Effect.choices)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class SubscriptionPlan(models.Model):
@@ -14,14 +15,16 @@ class SubscriptionPlan(models.Model):
 
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    visits = models.PositiveIntegerField(_("visits"), null=True, blank=True)
+    visits = models.PositiveIntegerField(_("visits"), null=True, blank=True,
+                                         help_text=_("For a plan of N visits only."))
     days = models.PositiveIntegerField(_("valid, days"))
     service_points = models.ManyToManyField("hub.ServicePoint", blank=True, related_name="+",
                                             verbose_name=_("service points"),
                                             help_text=_("Passes here use the subscription. Empty: any."))
     products = models.ManyToManyField("hub.Product", blank=True, related_name="+", verbose_name=_("services"),
                                       help_text=_("Passes for these services use it. Empty: any."))
-    max_freeze_days = models.PositiveIntegerField(_("may be frozen for, days in total"), default=0)
+    max_freeze_days = models.PositiveIntegerField(_("may be frozen for, days in total"), default=0,
+                                                  help_text=_("0: cannot be frozen."))
     sold_as = models.ForeignKey("hub.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                 verbose_name=_("sold as product"),
                                 help_text=_("A paid purchase of this product issues the subscription to the buyer."))
@@ -38,7 +41,7 @@ class SubscriptionPlan(models.Model):
 class Subscription(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("subscription status", "Cancelled")
 
     plan = models.ForeignKey(SubscriptionPlan, on_delete=models.PROTECT, related_name="subscriptions",
                              verbose_name=_("plan"))
@@ -51,7 +54,9 @@ class Subscription(models.Model):
     frozen_from = models.DateField(_("frozen from"), null=True, blank=True)
     frozen_until = models.DateField(_("frozen until (inclusive)"), null=True, blank=True)
     freeze_days_used = models.PositiveIntegerField(_("days frozen so far"), default=0)
-    issue_key = models.CharField(_("issued for"), max_length=160, unique=True)
+    issue_key = models.CharField(_("issued for"), max_length=160, unique=True,
+                                 help_text=_("What issued it (a purchase line, an admin action): the same "
+                                             "occasion never issues a second one."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -12,7 +12,7 @@ class Tier(models.Model):
                                 verbose_name=_("program"))
     name = models.CharField(_("name"), max_length=80)
     threshold = models.DecimalField(
-        _("from"), max_digits=14, decimal_places=2,
+        _("threshold"), max_digits=14, decimal_places=2,
         help_text=_("Points earned (or money spent) in the program's window needed for this level."))
     earn_percent = models.DecimalField(
         _("points, percent of the amount"), max_digits=5, decimal_places=2, null=True, blank=True,

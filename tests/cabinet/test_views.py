@@ -56,7 +56,7 @@ def test_the_card_shows_everything(client, family):
     expires = timezone.localtime(family.expires_at)
     for text in ('data-testid="balance">120<', "сгорят в ближайшие 30 дней: 70", "Покупка билетов",
                  f"сгорят {expires:%d.%m.%Y}", '"minus">-30<', "Маша", "08.03.2018", "Зал «Джунгли»",
-                 f"№{family.booking.pk} · Подтверждён", "чек A-17", "Билет детский × 2 — 1000 ₽", "Аквагрим",
+                 f"№{family.booking.pk} · Подтверждена", "чек A-17", "Билет детский × 2 — 1000 ₽", "Аквагрим",
                  "anna@example.com", PHONE, "Рекламные рассылки", "Обработка персональных данных"):
         assert text in page, text
     assert f"№{family.past_booking.pk} " not in page
