@@ -14,19 +14,28 @@ from django.utils import timezone
 
 from hub.models import Contact
 from hub.services.money import money
-from loyalty.models import Account, Entry, Program
+from loyalty.models import Account, Allocation, Entry, Program
 
 CREDIT_KINDS = (Entry.Kind.EARN, Entry.Kind.ADJUST, Entry.Kind.REFUND)
 POINTS = DecimalField(max_digits=14, decimal_places=2)
 
 
-def credits_with_remaining(account: Account) -> QuerySet[Entry]:
-    return (Entry.objects.filter(account=account, kind__in=CREDIT_KINDS, points__gt=0)
-            .annotate(used=Coalesce(Sum("taken__points"), Value(Decimal(0)), output_field=POINTS))
+def credits_remaining() -> QuerySet[Entry]:
+    """Every credit with points not yet taken by redemptions, expiries or refunds, annotated
+    ``remaining``. A subquery per row rather than a join: callers group it further (per
+    program and week for the liability report) or filter it to one account."""
+    taken = Subquery(Allocation.objects.filter(credit=OuterRef("pk")).values("credit").annotate(s=Sum("points"))
+                     .values("s"), output_field=POINTS)
+    return (Entry.objects.filter(kind__in=CREDIT_KINDS, points__gt=0)
+            .annotate(remaining=ExpressionWrapper(F("points") - Coalesce(taken, Value(Decimal(0)), output_field=POINTS),
+                                                  output_field=POINTS))
             # SQLite subtracts in floating point (0.80 - 0.70 - 0.10 is 1e-16, not 0): compare
             # against half a cent, and read the result back as a 2-place Decimal.
-            .annotate(remaining=ExpressionWrapper(F("points") - F("used"), output_field=POINTS))
             .filter(remaining__gte=Decimal("0.005")))
+
+
+def credits_with_remaining(account: Account) -> QuerySet[Entry]:
+    return credits_remaining().filter(account=account)
 
 
 def spendable_credits(account: Account, now: dt.datetime, include_locked: bool = False) -> list[Entry]:

@@ -3,9 +3,8 @@ much of them will burn in the next N days unless spent.
 
 What burns is what the expiry job (loyalty.services.ledger.ledger_expire) will write off: the
 part of each credit (earn, positive adjustment, refund of a redemption) not yet taken by an
-allocation, on its ``expires_at``. loyalty.selectors.credits_with_remaining computes that for
-one account; here the same sum runs over every account at once, as a subquery, so the database
-can add it up per program and week. Credits already past their date but not yet written off
+allocation, on its ``expires_at`` (loyalty.selectors.credits_remaining, summed here per
+program and week by the database). Credits already past their date but not yet written off
 (the job runs daily) are counted as "overdue". External programs (SamoSale, UDS, MAXMA) keep
 their own ledgers and are left out."""
 
@@ -19,12 +18,8 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
-    ExpressionWrapper,
-    F,
     IntegerField,
-    OuterRef,
     Q,
-    Subquery,
     Sum,
     Value,
     When,
@@ -33,10 +28,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from hub.services.money import money
-from loyalty.models import Account, Allocation, Entry, Program
-from loyalty.selectors import CREDIT_KINDS, POINTS
+from loyalty.models import Account, Program
+from loyalty.selectors import credits_remaining
 
-HALF_CENT = Decimal("0.005")  # SQLite subtracts in floating point (see credits_with_remaining)
 OVERDUE = 0
 ZERO = Decimal("0.00")
 
@@ -94,14 +88,6 @@ def weeks_ahead(now: dt.datetime, days: int) -> list[Week]:
     return weeks
 
 
-def _remaining() -> ExpressionWrapper:
-    """A credit's points not yet taken by redemptions, expiries or refunds."""
-    taken = Subquery(Allocation.objects.filter(credit=OuterRef("pk")).values("credit")
-                     .annotate(s=Sum("points")).values("s"), output_field=POINTS)
-    return ExpressionWrapper(F("points") - Coalesce(taken, Value(Decimal(0)), output_field=POINTS),
-                             output_field=POINTS)
-
-
 def _week_of(weeks: list[Week]) -> Case:
     return Case(*(When(expires_at__lte=week.end, then=Value(week.index)) for week in weeks),
                 default=Value(-1), output_field=IntegerField())
@@ -122,9 +108,8 @@ def bonus_liability(*, days: int = 30, program: Program | None = None, now: dt.d
     for row in accounts:
         item = result[row["program_id"]]
         item.clients, item.balance = row["clients"], money(row["balance"])
-    burning = (Entry.objects.filter(account__program_id__in=list(result), kind__in=CREDIT_KINDS, points__gt=0,
-                                    expires_at__isnull=False, expires_at__lte=weeks[-1].end)
-               .annotate(remaining=_remaining()).filter(remaining__gte=HALF_CENT)
+    burning = (credits_remaining().filter(account__program_id__in=list(result), expires_at__isnull=False,
+                                          expires_at__lte=weeks[-1].end)
                .annotate(week=_week_of(weeks)).values("account__program_id", "week").order_by()
                .annotate(points=Sum("remaining")))
     for row in burning:
