@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from hub.admin.history import HistoryAdmin
+from hub.imports.admin import export_csv, export_xlsx, import_export_urls
 from hub.models import (
     Card,
     ClientRequest,
@@ -96,7 +97,7 @@ class ContactAdmin(HistoryAdmin):
     inlines = [IdentityInline, ChildrenInline, CardInline]
     date_hierarchy = "created_at"
     list_select_related = ("merged_into", "lifecycle")
-    actions = ["merge_contacts"]
+    actions = ["merge_contacts", export_csv, export_xlsx]
 
     @admin.display(description=_("lifecycle stage"), ordering="lifecycle__stage")
     def lifecycle_stage(self, obj: Contact) -> str:
@@ -116,7 +117,7 @@ class ContactAdmin(HistoryAdmin):
     def get_urls(self) -> list[Any]:
         return [path("<path:object_id>/profiles/", self.admin_site.admin_view(self.profiles_view),
                      name="hub_contact_profiles"),
-                *super().get_urls()]
+                *import_export_urls(self), *super().get_urls()]
 
     def profiles_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Every record of this client (merged, same phone / e-mail / card) with their bonus
