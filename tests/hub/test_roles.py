@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from analytics.pages import PAGES
 from hub.models import Connection, Contact, Outbox
 from hub.services.roles import AUDITOR, MANAGER, OPERATOR, roles_sync
 from loyalty.models import Entry, GrantLimit
@@ -115,6 +116,13 @@ PAGES = [  # (url name, args) → roles that may open it
     (("admin:loyalty_calculate", ()), {"operator", "manager", "auditor"}),
     (("admin:loyalty_offer_results", ()), {"operator", "manager", "auditor"}),
     (("events_report", ()), {"operator", "manager", "auditor"}),
+    (("audit_log", ()), {"operator", "manager", "auditor"}),
+    (("admin:hub_contact_import", ()), {"manager"}),
+    (("admin:hub_product_import", ()), {"operator"}),
+    (("admin:hub_contact_export", ("csv",)), {"operator", "manager", "auditor"}),
+    (("connection_wizard", ()), {"operator"}),
+    (("analytics_index", ()), {"operator", "manager", "auditor"}),
+    *(((page.url_name, ()), {"operator", "manager", "auditor"}) for page in PAGES),
 ]
 
 
