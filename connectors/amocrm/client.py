@@ -27,14 +27,18 @@ class AccountBlocked(RateLimited):
     its attempts); the connection shows the error so an operator looks."""
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"amocrm:{connection.pk}", (connection.settings or {}).get("rate_limit", "7/second"),
+                       slack=0.1, pace=True)
+
+
 class AmoClient(HttpClient):
     system = "amocrm"
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"amocrm:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "7/second"),
-                                                  slack=0.1, pace=True))
+                         rate_limiter=limiter_for(connection))
         self.connection = connection
 
     # ------------------------------------------------------------------ auth

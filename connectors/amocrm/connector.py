@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from connectors.amocrm import mapping
 from connectors.amocrm.adapter import AmoCRMAdapter
+from connectors.amocrm.client import limiter_for
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import require_post, require_secret
 from connectors.crm.connector import CrmConnector
 from hub.models import Connection
@@ -19,6 +21,9 @@ class AmoCRMConnector(CrmConnector):
     system = "amocrm"
     title = _("amoCRM")
     adapter_class = AmoCRMAdapter
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from connectors.base.ratelimit import RateLimiter
 from hub.models import Connection, Inbox, Outbox
 from hub.services.external_refs import fingerprint
 from hub.sync.errors import WebhookRejected
@@ -35,6 +36,11 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default; override 
         """Hash of what this system will hold after the push, in the same shape the
         connector fingerprints inbound data — so an echo of our own write is recognised."""
         return fingerprint(payload)
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter | None:
+        """The shared limiter this connection's client waits on (the dashboard shows its free
+        slots); None for systems we do not call."""
+        return None
 
     def check_connection(self, connection: Connection) -> CheckResult:
         return CheckResult(ok=False, message=f"{self.title}: connection check is not available.")

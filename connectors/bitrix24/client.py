@@ -38,15 +38,19 @@ def command(method: str, params: dict[str, Any]) -> str:
     return f"{method}?{urlencode(to_query(params))}"
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"bitrix24:{connection.pk}", (connection.settings or {}).get("rate_limit", "2/second"),
+                       slack=0.1, pace=True)
+
+
 class Bitrix24Client(HttpClient):
     system = "bitrix24"
     max_inline_retries = 5
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"bitrix24:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "2/second"),
-                                                  slack=0.1, pace=True))
+                         rate_limiter=limiter_for(connection))
         self.connection = connection
 
     # ------------------------------------------------------------------ auth

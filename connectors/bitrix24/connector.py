@@ -8,9 +8,11 @@ import time
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import require_post, require_secret
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.adapter import Bitrix24Adapter
+from connectors.bitrix24.client import limiter_for
 from connectors.crm.connector import CrmConnector
 from connectors.crm.port import CrmEvent
 from hub.models import Connection
@@ -25,6 +27,9 @@ class Bitrix24Connector(CrmConnector):
     system = "bitrix24"
     title = _("Bitrix24")
     adapter_class = Bitrix24Adapter
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)

@@ -33,15 +33,19 @@ def _body(response: requests.Response) -> Any:
         return response.text
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"{mapping.SYSTEM}:{connection.pk}",
+                       str((connection.settings or {}).get("rate_limit", mapping.DEFAULT_RATE_LIMIT)))
+
+
 class GreenApiClient(HttpClient):
     system = mapping.SYSTEM
 
     def __init__(self, connection: Connection) -> None:
-        settings = connection.settings or {}
         credentials = connection.credentials or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"{mapping.SYSTEM}:{connection.pk}",
-                                                  str(settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT))))
+                         rate_limiter=limiter_for(connection))
         self.id_instance = str(credentials.get("id_instance") or "").strip()
         self.api_token = str(credentials.get("api_token") or "").strip()
 

@@ -26,10 +26,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_body, require_post, require_secret
 from connectors.channels.connector import ChannelConnector
 from connectors.greenapi import mapping
 from connectors.greenapi.adapter import GreenApiChannel
+from connectors.greenapi.client import limiter_for
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import InboundEvent, WebhookParse
@@ -60,6 +62,9 @@ class GreenApiConnector(ChannelConnector):
     title = _("Green-API")
     channel = "whatsapp"
     adapter_class = GreenApiChannel
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)

@@ -16,13 +16,17 @@ CLIENT_ID = "Jade.Api"
 EARLY = 60  # renew this many seconds before expiry
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"lime:{connection.pk}", (connection.settings or {}).get("rate_limit", "20/second"))
+
+
 class LimeClient(HttpClient):
     system = "lime"
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"lime:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "20/second")))
+                         rate_limiter=limiter_for(connection))
         self.connection = connection
         self.timeout = (5.0, float(connection.settings.get("read_timeout", 30)))
 

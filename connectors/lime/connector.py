@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 from bookings.models import Preorder
 from bookings.services import PreorderLineData, preorder_upsert
 from connectors.base.connector import Connector
+from connectors.base.ratelimit import RateLimiter
 from connectors.lime import mapping
-from connectors.lime.client import LimeClient
+from connectors.lime.client import LimeClient, limiter_for
 from hub.models import Card, Connection, Contact, ContactIdentity, ExternalRef, Inbox, Outbox, Product, Purchase
 from hub.services.catalog import category_get_or_create, product_upsert, service_point_get_or_create
 from hub.services.connections import cursor_get, cursor_set
@@ -55,6 +56,9 @@ class LimeConnector(Connector):
     title = _("Lime")
     subscribes = frozenset({"contact.upsert", "preorder.upsert"})
     can_pull = True
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     # ------------------------------------------------------------------ check
     def check_connection(self, connection: Connection) -> CheckResult:

@@ -28,13 +28,17 @@ class MaxmaClientNotFound(MaxmaError, ClientNotFound):
     pass
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"maxma:{connection.pk}", (connection.settings or {}).get("rate_limit", "20/second"))
+
+
 class MaxmaClient(HttpClient):
     system = "maxma"
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"maxma:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "20/second")))
+                         rate_limiter=limiter_for(connection))
         self.processing_key = connection.credentials.get("processing_key", "")
 
     def auth_headers(self) -> dict[str, str]:

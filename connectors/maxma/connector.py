@@ -15,10 +15,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_value, require_post, require_secret
 from connectors.bonus.connector import CLIENT_CHANGED, BonusProgramConnector
 from connectors.maxma import mapping
 from connectors.maxma.adapter import MaxmaProgram
+from connectors.maxma.client import limiter_for
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import InboundEvent, WebhookParse
@@ -50,6 +52,9 @@ class MaxmaConnector(BonusProgramConnector):
     system = "maxma"
     title = _("MAXMA")
     adapter_class = MaxmaProgram
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)

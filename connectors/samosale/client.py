@@ -14,13 +14,17 @@ from hub.models import Connection
 from loyalty.ports import ClientNotFound, ProgramError
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"samosale:{connection.pk}", (connection.settings or {}).get("rate_limit", "10/second"))
+
+
 class SamosaleClient(HttpClient):
     system = "samosale"
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"samosale:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "10/second")))
+                         rate_limiter=limiter_for(connection))
         self.api_key = connection.credentials.get("api_key", "")
 
     def auth_headers(self) -> dict[str, str]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_body, require_post, verify_hmac
 from connectors.bonus.connector import CLIENT_CHANGED, BonusProgramConnector
 from connectors.samosale import mapping
 from connectors.samosale.adapter import SamosaleProgram
+from connectors.samosale.client import limiter_for
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import InboundEvent, WebhookParse
@@ -18,6 +20,9 @@ class SamosaleConnector(BonusProgramConnector):
     system = "samosale"
     title = _("SamoSale")
     adapter_class = SamosaleProgram
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)

@@ -17,14 +17,18 @@ from hub.models import Connection
 from hub.sync.errors import FatalError
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"site:{connection.pk}", (connection.settings or {}).get("rate_limit", "10/second"))
+
+
 class SiteClient(HttpClient):
     system = "site"
     timeout = (5.0, 60.0)  # a template may carry a picture of several megabytes
 
     def __init__(self, connection: Connection) -> None:
-        rate = (connection.settings or {}).get("rate_limit", "10/second")
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"site:{connection.pk}", rate))
+                         rate_limiter=limiter_for(connection))
         self.secret = str((connection.credentials or {}).get("secret") or "")
 
     # answers ---------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from connectors.base.connector import Connector
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_value, require_post
 from connectors.site import mapping
-from connectors.site.client import SiteClient
+from connectors.site.client import SiteClient, limiter_for
 from events.models import EventDate, EventTemplate, SyncState
 from events.services.content import ImageRejected, ImageUnavailable, image_check, image_fetch
 from events.services.publishing import DATE, TEMPLATE, event_sync_failed, event_synced, site_id_of
@@ -42,6 +43,9 @@ class SiteConnector(Connector):
     system = "site"
     title = _("Site (1C-Bitrix endpoint)")
     subscribes = frozenset({TEMPLATE, DATE})
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def accepts(self, connection: Connection, action: str, target_kind: str, target_id: int | None,
                 origin: Connection | None) -> bool:

@@ -23,10 +23,12 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_body, require_post
 from connectors.channels.connector import ChannelConnector
 from connectors.smsc import mapping
 from connectors.smsc.adapter import SmscChannel
+from connectors.smsc.client import limiter_for
 from hub.models import Connection
 from hub.services.normalize import phone_normalize
 from hub.sync.errors import WebhookRejected
@@ -119,6 +121,9 @@ class SmscConnector(ChannelConnector):
     title = _("SMSC")
     channel = "sms"
     adapter_class = SmscChannel
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         """POST only. SMSC does not sign callbacks unless asked to, with a formula not confirmed

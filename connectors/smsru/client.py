@@ -19,14 +19,19 @@ from hub.models import Connection
 from hub.sync.errors import AuthError, RetryableError
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    rate = (connection.settings or {}).get("rate_limit", mapping.DEFAULT_RATE_LIMIT)
+    return RateLimiter(f"smsru:{connection.pk}", rate)
+
+
 class SmsruClient(HttpClient):
     system = "smsru"
 
     def __init__(self, connection: Connection) -> None:
         settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"smsru:{connection.pk}",
-                                                  settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT)))
+                         rate_limiter=limiter_for(connection))
         self.api_id = str((connection.credentials or {}).get("api_id") or "")
         self.sender = str(settings.get("sender") or "")
 

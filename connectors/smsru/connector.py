@@ -20,10 +20,12 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import require_post, require_secret
 from connectors.channels.connector import ChannelConnector
 from connectors.smsru import mapping
 from connectors.smsru.adapter import SmsruChannel
+from connectors.smsru.client import limiter_for
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import InboundEvent, WebhookParse
@@ -83,6 +85,9 @@ class SmsruConnector(ChannelConnector):
     title = _("SMS.ru")
     channel = "sms"
     adapter_class = SmsruChannel
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         """POST only; SMS.ru's ``hash`` checked when sent. Without one the unguessable connection

@@ -46,14 +46,19 @@ def _body(response: requests.Response) -> Any:
         return None
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"telegram:{connection.pk}", (connection.settings or {}).get("rate_limit", "30/second"),
+                       slack=SLACK)
+
+
 class TelegramClient(HttpClient):
     system = "telegram"
 
     def __init__(self, connection: Connection) -> None:
         settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"telegram:{connection.pk}", settings.get("rate_limit", "30/second"),
-                                                  slack=SLACK))
+                         rate_limiter=limiter_for(connection))
         self.token = str((connection.credentials or {}).get("token") or "")
         self.chat_rate = str(settings.get("chat_rate_limit", "1/second"))
 

@@ -11,10 +11,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_body, require_post, require_secret
 from connectors.channels.connector import ChannelConnector
 from connectors.telegram import mapping
 from connectors.telegram.adapter import TelegramBot
+from connectors.telegram.client import limiter_for
 from hub.models import Connection, Inbox
 from hub.sync.errors import SyncError
 from hub.sync.types import CheckResult, WebhookParse
@@ -28,6 +30,9 @@ class TelegramConnector(ChannelConnector):
     channel = "telegram"
     bot = True
     adapter_class = TelegramBot
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)

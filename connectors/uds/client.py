@@ -24,14 +24,18 @@ OPERATION_PATH = re.compile(r"/operations/\d+(/refund)?/?$")
 UNKNOWN_METHOD = "page you requested is not found"
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"uds:{connection.pk}", (connection.settings or {}).get("rate_limit", "10/second"))
+
+
 class UdsClient(HttpClient):
     system = "uds"
 
     def __init__(self, connection: Connection) -> None:
         # UDS publishes no rate limit; 10/second keeps a busy night's reconciliation polite.
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"uds:{connection.pk}",
-                                                  connection.settings.get("rate_limit", "10/second")))
+                         rate_limiter=limiter_for(connection))
         company_id = str(connection.credentials.get("company_id", ""))
         api_key = str(connection.credentials.get("api_key", ""))
         self._basic = base64.b64encode(f"{company_id}:{api_key}".encode()).decode()

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.bonus.connector import BonusProgramConnector
 from connectors.uds.adapter import UdsProgram
+from connectors.uds.client import limiter_for
+from hub.models import Connection
 
 
 class UdsConnector(BonusProgramConnector):
     system = "uds"
     title = _("UDS")
     adapter_class = UdsProgram
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)

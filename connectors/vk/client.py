@@ -21,14 +21,18 @@ class VkApiError(FatalError):
         self.code, self.error_msg = code, error_msg
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"vk:{connection.pk}", (connection.settings or {}).get("rate_limit", "20/second"),
+                       slack=0.1)  # VK counts arrivals, which lag ours
+
+
 class VkClient(HttpClient):
     system = "vk"
 
     def __init__(self, connection: Connection) -> None:
-        settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"vk:{connection.pk}", settings.get("rate_limit", "20/second"),
-                                                  slack=0.1))  # VK counts arrivals, which lag ours
+                         rate_limiter=limiter_for(connection))
         self.access_token = str((connection.credentials or {}).get("access_token") or "")
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:

@@ -9,10 +9,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_body, require_post, require_secret
 from connectors.channels.connector import ChannelConnector
 from connectors.vk import mapping
 from connectors.vk.adapter import VkBot
+from connectors.vk.client import limiter_for
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import WebhookParse
@@ -24,6 +26,9 @@ class VkConnector(ChannelConnector):
     channel = "vk"
     bot = True
     adapter_class = VkBot
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)  # the secret travels in the body: checked in parse_webhook

@@ -33,15 +33,19 @@ def _body(response: requests.Response) -> Any:
         return response.text
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"{mapping.SYSTEM}:{connection.pk}",
+                       str((connection.settings or {}).get("rate_limit", mapping.DEFAULT_RATE_LIMIT)))
+
+
 class WazzupClient(HttpClient):
     system = mapping.SYSTEM
     max_inline_wait = 1.0  # Wazzup's window is 5 s: a worker should not sleep through it
 
     def __init__(self, connection: Connection) -> None:
-        settings = connection.settings or {}
         super().__init__(connection.base_url or mapping.DEFAULT_BASE_URL, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"{mapping.SYSTEM}:{connection.pk}",
-                                                  str(settings.get("rate_limit", mapping.DEFAULT_RATE_LIMIT))))
+                         rate_limiter=limiter_for(connection))
         self.api_key = str((connection.credentials or {}).get("api_key") or "").strip()
 
     def auth_headers(self) -> dict[str, str]:

@@ -28,10 +28,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_body, require_post
 from connectors.channels.connector import ChannelConnector
 from connectors.wazzup import mapping
 from connectors.wazzup.adapter import WazzupChannel
+from connectors.wazzup.client import limiter_for
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import InboundEvent, WebhookParse
@@ -78,6 +80,9 @@ class WazzupConnector(ChannelConnector):
     title = _("Wazzup")
     channel = "whatsapp"
     adapter_class = WazzupChannel
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)

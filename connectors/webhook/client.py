@@ -12,13 +12,17 @@ from hub.models import Connection
 from hub.sync.errors import FatalError
 
 
+def limiter_for(connection: Connection) -> RateLimiter:
+    """The account's shared limiter: what this client waits on, and what the dashboard reads."""
+    return RateLimiter(f"webhook:{connection.pk}", (connection.settings or {}).get("rate_limit", "10/second"))
+
+
 class WebhookClient(HttpClient):
     system = "webhook"
 
     def __init__(self, connection: Connection) -> None:
-        rate = connection.settings.get("rate_limit", "10/second")
         super().__init__(connection.base_url, connection_id=connection.pk,
-                         rate_limiter=RateLimiter(f"webhook:{connection.pk}", rate))
+                         rate_limiter=limiter_for(connection))
         self.token = connection.credentials.get("token", "")
         self.secret = connection.credentials.get("secret", "")
 

@@ -10,8 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from connectors.base.connector import Connector
+from connectors.base.ratelimit import RateLimiter
 from connectors.base.webhooks import json_body, require_post, verify_hmac
-from connectors.webhook.client import WebhookClient
+from connectors.webhook.client import WebhookClient, limiter_for
 from connectors.webhook.mapping import contact_from_remote, contact_values, event_to_remote
 from hub.models import Connection, Inbox, Outbox
 from hub.services.connections import cursor_get, cursor_set
@@ -30,6 +31,9 @@ class WebhookConnector(Connector):
     title = _("Generic HTTP")
     subscribes = frozenset({"contact.upsert", "contact.merged"})
     can_pull = True
+
+    def rate_limiter(self, connection: Connection) -> RateLimiter:
+        return limiter_for(connection)
 
     def outbound_fingerprint(self, action: str, payload: dict) -> str:
         return fingerprint(contact_values(payload)) if action == "contact.upsert" else fingerprint(payload)

@@ -155,7 +155,7 @@ class QueueAdminMixin:
 class OutboxAdmin(QueueAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "created_at", "connection", "action", "target_kind", "target_id", "status", "attempts",
                     "next_attempt_at", "short_error")
-    list_filter = ("status", "connection", "action")
+    list_filter = ("status", "connection", "action", "created_at")
     search_fields = ("action", "=target_id", "last_error", "external_id")
     readonly_fields = ("connection", "action", "target_kind", "target_id", "payload_pretty", "status", "attempts",
                        "next_attempt_at", "locked_until", "last_error", "external_id", "created_at", "sent_at")
@@ -170,7 +170,7 @@ class OutboxAdmin(QueueAdminMixin, admin.ModelAdmin):
 @admin.register(Inbox)
 class InboxAdmin(QueueAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "received_at", "source", "event_key", "kind", "status", "attempts", "short_error")
-    list_filter = ("status", "connection", "kind")
+    list_filter = ("status", "connection", "kind", "received_at")
     search_fields = ("event_key", "source", "error")
     readonly_fields = ("connection", "source", "event_key", "kind", "payload_pretty", "raw_body", "headers",
                        "status", "attempts", "error", "received_at", "processed_at")
