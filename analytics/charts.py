@@ -22,8 +22,9 @@ def series(*pairs: tuple[str, str]) -> tuple[Series, ...]:
     return tuple(Series(kind, label, PALETTE[i % len(PALETTE)]) for i, (kind, label) in enumerate(pairs))
 
 
-def chart_or_none(groups: list[GroupSpec]) -> Chart | None:
-    """No picture when every bar is zero: the page says "нет данных" instead of empty axes."""
+def chart_or_none(groups: list[GroupSpec], *, whole: bool = False) -> Chart | None:
+    """No picture when every bar is zero: the page says "нет данных" instead of empty axes.
+    ``whole``: the bars count things (clients, messages), the axis shows whole numbers."""
     if not any(bar.value for group in groups for bar in group.bars):
         return None
-    return bar_chart(groups)
+    return bar_chart(groups, whole=whole)

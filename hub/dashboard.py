@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from hub.models import Connection, Contact, Inbox, Outbox
 from hub.reports import BarSpec, Chart, GroupSpec, bar_chart
-from hub.services.connections import PULL_BACKOFF_CAP
+from hub.services.connections import pull_wait
 from hub.sync import registry
 
 log = logging.getLogger(__name__)
@@ -153,12 +153,6 @@ def connection_headroom(connection: Connection, connector: Any) -> Headroom | No
         return None
 
 
-def pull_wait(connection: Connection) -> float:
-    """Seconds the scheduler waits between pulls now: as in ``connections_due_for_pull``."""
-    return min(connection.poll_interval * 2 ** min(connection.pull_failures, 10),
-               max(PULL_BACKOFF_CAP, connection.poll_interval))
-
-
 def _link(name: str, **params: object) -> str:
     return f"{reverse(name)}?{urlencode(params)}"
 
@@ -251,7 +245,7 @@ def events_chart(hours: list[tuple[dt.datetime, int, int]]) -> Chart | None:
             label=label, sublabel=f"{local:%d.%m}" if i == 0 or local.hour == 0 else "",
             bars=(BarSpec(kind="in", value=n_in, title=f"{local:%d.%m} {span}: получено {n_in}"),
                   BarSpec(kind="out", value=n_out, title=f"{local:%d.%m} {span}: отправлено {n_out}"))))
-    return bar_chart(groups, height=260)
+    return bar_chart(groups, height=260, whole=True)
 
 
 def contacts_counts(now: dt.datetime) -> tuple[int, int]:

@@ -24,10 +24,13 @@ def rubles(value: Decimal | float) -> str:
     return f"{value:,.2f}".replace(",", "\u00a0").replace(".", ",")
 
 
-def scale_top(largest: Decimal | float) -> int:
-    """A round top of the axis (1, 2, 2.5 or 5 times a power of ten per quarter)."""
+def scale_top(largest: Decimal | float, whole: bool = False) -> int:
+    """A round top of the axis (1, 2, 2.5 or 5 times a power of ten per quarter; ``whole``:
+    every quarter a whole number, for axes that count things)."""
     quarter = max(float(largest) / 4, 1.0)
     power = 10 ** math.floor(math.log10(quarter))
+    if whole and power < 10:  # small counts: the nearest whole step (3, 4, 6…), never 2.5
+        return math.ceil(quarter) * 4
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= quarter)
     return math.ceil(step * 4)
 
@@ -146,14 +149,16 @@ def _group(spec: GroupSpec, index: int, group_width: float, plot_height: float, 
                     sublabel=shorten(spec.sublabel, chars), bars=tuple(bars))
 
 
-def bar_chart(groups: Sequence[GroupSpec], width: int = 960, height: int = 320) -> Chart | None:
-    """Geometry of bars side by side per group, on a money axis; None when there is nothing
-    to draw. Many groups widen the picture rather than squeeze the bars."""
+def bar_chart(groups: Sequence[GroupSpec], width: int = 960, height: int = 320, *, whole: bool = False
+              ) -> Chart | None:
+    """Geometry of bars side by side per group, on a money axis (``whole``: a count axis, whole
+    numbers); None when there is nothing to draw. Many groups widen the picture rather than
+    squeeze the bars."""
     if not groups:
         return None
     width = max(width, LEFT + RIGHT + MIN_GROUP * len(groups))
     plot_width, plot_height = width - LEFT - RIGHT, height - TOP - BOTTOM
-    top = scale_top(max((bar.value for group in groups for bar in group.bars), default=Decimal(0)))
+    top = scale_top(max((bar.value for group in groups for bar in group.bars), default=Decimal(0)), whole)
     ticks = [Tick(y=round(TOP + plot_height * (1 - i / 4), 2), label=rubles(top * i / 4).removesuffix(",00"))
              for i in range(5)]
     drawn = [_group(group, i, plot_width / len(groups), plot_height, top) for i, group in enumerate(groups)]

@@ -88,7 +88,7 @@ def lapsed_view(request: HttpRequest, page: Page) -> HttpResponse:
     zone = timezone.get_current_timezone_name()
     note = f"Не были {v['days']} дней и дольше на {timezone.localtime(now):%d.%m.%Y %H:%M} ({zone})"
     report = Report(
-        chart_title="Сколько дней назад был последний визит", chart=chart_or_none(groups),
+        chart_title="Сколько дней назад был последний визит", chart=chart_or_none(groups, whole=True),
         series=series(("clients", "Клиенты")), table=lapsed_table(pager.object_list, now), sheet="Давно не были",
         help=(f"Клиенты, которые не приходили {v['days']} дней и дольше (объединённые дубли не считаются). "
               "Визит — последний проход, покупка или что было позже; кто не приходил ни разу, сюда не попадает."),
@@ -131,7 +131,7 @@ def birthdays_view(request: HttpRequest, page: Page) -> HttpResponse:
     pager = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     month_name = f"{MONTHS[month.month - 1]} {month.year}"
     report = Report(
-        chart_title=f"Дни рождения по дням: {month_name}", chart=chart_or_none(groups),
+        chart_title=f"Дни рождения по дням: {month_name}", chart=chart_or_none(groups, whole=True),
         series=series(("birthdays", "Дни рождения")), table=birthday_table(pager.object_list, month.year),
         sheet=f"{month:%Y-%m}",
         help=("Клиенты и дети, родившиеся в этом месяце (объединённые дубли не считаются); «Исполнится» — "

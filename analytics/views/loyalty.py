@@ -132,7 +132,7 @@ def campaigns_chart(results: list[CampaignResult]):  # type: ignore[no-untyped-d
         groups.append(GroupSpec(label=r.name, sublabel=f"{d.messages} сообщ.", bars=tuple(
             BarSpec(s.kind, getattr(d, s.kind), f"{r.name}: {s.label.lower()} — {getattr(d, s.kind)}")
             for s in DELIVERY_SERIES)))
-    return chart_or_none(groups)
+    return chart_or_none(groups, whole=True)
 
 
 def campaigns_view(request: HttpRequest, page: Page) -> HttpResponse:

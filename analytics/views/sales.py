@@ -59,7 +59,7 @@ def _chart(data: Breakdown, measure: str, kind: str, unit: str, second: tuple[st
             text += f", {sublabel}"
         groups.append(GroupSpec(label=_group_label(data, bucket), sublabel=sublabel,
                                 bars=(BarSpec(measure, value, text),)))  # type: ignore[arg-type]
-    return chart_or_none(groups)
+    return chart_or_none(groups, whole=kind != MONEY)
 
 
 def tickets_view(request: HttpRequest, page: Page) -> HttpResponse:

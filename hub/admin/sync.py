@@ -77,13 +77,17 @@ class ConnectionAdmin(HistoryAdmin):
 
     @admin.display(description=_("set-up"))
     def setup_links(self, obj: Connection) -> str:
-        if not obj.pk or obj.system not in ("amocrm", "bitrix24"):
+        if not obj.pk:
             return "—"
+        links = [format_html('<a href="{}">{}</a>', reverse("connection_wizard_step", args=[obj.pk, "check"]),
+                             _("Open in the connection wizard"))]
+        if obj.system not in ("amocrm", "bitrix24"):
+            return links[0]
         sandbox = obj.settings.get("sandbox_ui")
-        links = [format_html('<a href="{}">{}</a>', reverse("crm_routing", args=[obj.pk]),
-                             _("Pipelines, routing and card fields")),
-                 format_html('<a href="{}">{}</a>', reverse("events_setup", args=[obj.pk]),
-                             _("Events on the site"))]
+        links += [format_html('<a href="{}">{}</a>', reverse("crm_routing", args=[obj.pk]),
+                              _("Pipelines, routing and card fields")),
+                  format_html('<a href="{}">{}</a>', reverse("events_setup", args=[obj.pk]),
+                              _("Events on the site"))]
         if sandbox:
             links.append(format_html('<a href="{}" target="_blank">{}</a>', sandbox, _("Open the CRM emulator")))
         return format_html(" · ".join(["{}"] * len(links)), *links)

@@ -155,7 +155,8 @@ class Outbox(models.Model):
     class Meta:
         verbose_name = _("outbox message")
         verbose_name_plural = _("outbox")
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        # The second serves the dashboard's "sent per hour".
+        indexes = [models.Index(fields=["status", "next_attempt_at"]), models.Index(fields=["status", "sent_at"])]
 
     def __str__(self) -> str:
         return f"{self.action} → {self.connection_id} ({self.status})"

@@ -118,6 +118,13 @@ def connection_pull(connection: Connection, *, full: bool = False, progress: Pro
         return PullReport(done=False)
 
 
+def pull_wait(connection: Connection) -> float:
+    """Seconds between pulls now: an outage is not hammered, every failed pull in a row doubles
+    the wait, up to an hour (or the poll interval, if longer)."""
+    return min(connection.poll_interval * 2 ** min(connection.pull_failures, 10),
+               max(PULL_BACKOFF_CAP, connection.poll_interval))
+
+
 def connections_due_for_pull(now: Any = None) -> list[Connection]:
     now = now or timezone.now()
     due = []
@@ -126,10 +133,7 @@ def connections_due_for_pull(now: Any = None) -> list[Connection]:
         if connector is None or not connector.can_pull:
             continue
         last = max([t for t in (connection.last_pull_at, connection.last_error_at) if t], default=None)
-        # An outage is not hammered: every failed pull in a row doubles the wait, up to an hour.
-        wait = min(connection.poll_interval * 2 ** min(connection.pull_failures, 10), max(PULL_BACKOFF_CAP,
-                                                                                          connection.poll_interval))
-        if last is None or (now - last).total_seconds() >= wait:
+        if last is None or (now - last).total_seconds() >= pull_wait(connection):
             due.append(connection)
     return due
 

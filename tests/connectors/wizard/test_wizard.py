@@ -270,3 +270,10 @@ def test_changers_cannot_create_and_strangers_go_to_the_login(staff_client, clie
 def test_unknown_steps_are_404(admin_client, amo):
     assert admin_client.get(step(amo, "nope")).status_code == 404
     assert admin_client.get(reverse("connection_wizard_step", args=[999999, "check"])).status_code == 404
+
+
+def test_the_connections_list_and_each_connection_lead_into_the_wizard(admin_client, amo):
+    listing = page(admin_client, reverse("admin:hub_connection_changelist"))
+    assert f'id="wizard-link" href="{reverse("connection_wizard")}"' in listing
+    card = page(admin_client, reverse("admin:hub_connection_change", args=[amo.pk]))
+    assert step(amo, "check") in card
