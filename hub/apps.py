@@ -1,6 +1,11 @@
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+# django-celery-beat's app name, translated in our catalogue («Расписания»); named here so that
+# makemessages keeps the entry.
+gettext_noop("Periodic Tasks")
 
 
 def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
