@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from connectors.wizard.services import TEST_NAME
 from hub.models import Connection, ExternalRef
-from tests.browser import DESKTOP, admin_login, browser_page, shot
+from tests.browser import admin_login, browser_page, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
