@@ -192,6 +192,9 @@ def connection_problems(connection: Connection, connector: Any, *, now: dt.datet
     if inbox_failed_recent:
         problems.append(f"Входящих событий с ошибкой обработки за {_ago(thresholds.window.total_seconds())}: "
                         f"{inbox_failed_recent}")
+    if connection.enabled and connector is not None and connector.can_pull and connection.pull_failures:
+        # A push that still succeeds must not hide pulls that keep failing.
+        problems.append(f"Забор данных не удаётся {connection.pull_failures} раз(а) подряд")
     if connection.enabled and connector is not None and connector.can_pull:
         last = max([t for t in (connection.last_pull_at, connection.last_error_at) if t],
                    default=connection.created_at)

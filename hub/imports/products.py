@@ -25,6 +25,7 @@ from hub.imports.table import (
     TableSpec,
     chunks,
     collect,
+    is_row_id,
     label_choices,
     read_bool,
     read_choice,
@@ -100,7 +101,7 @@ class ProductTable(TableSpec):
 
     def plan(self, rows: Sequence[Row]) -> list[Planned]:
         """Read the products the file names (by ID or SKU) at once, then plan row by row."""
-        ids = sorted({int(text) for row in rows if (text := row.text("id")).isdigit()})
+        ids = sorted({int(text) for row in rows if is_row_id(text := row.text("id"))})
         skus = sorted({text for row in rows if (text := row.text("sku"))})
         self._by_pk, self._by_sku = {}, {}
         for chunk in chunks(ids):

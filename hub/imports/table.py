@@ -22,6 +22,7 @@ from hub.services.normalize import date_parse
 CREATED, UPDATED, UNCHANGED, ERROR = "created", "updated", "unchanged", "error"
 STATUS_LABELS = {CREATED: "создан", UPDATED: "обновлён", UNCHANGED: "без изменений", ERROR: "ошибка"}
 LIST_SPLIT = re.compile(r"[,;\n]+")
+ROW_ID = re.compile(r"[0-9]{1,18}")
 YES = {"1", "да", "д", "yes", "y", "true", "истина", "+", "активен", "active"}
 NO = {"0", "нет", "н", "no", "n", "false", "ложь", "-", "неактивен", "inactive"}
 
@@ -310,12 +311,17 @@ def read_bool(row: Row, name: str, label: str) -> bool | None:
     raise ValidationError(f"{label}: «{row.text(name)}» — нужно «да» или «нет».")
 
 
+def is_row_id(text: str) -> bool:
+    """A database id: ASCII digits that fit a bigint (``str.isdigit`` also takes "²")."""
+    return bool(ROW_ID.fullmatch(text))
+
+
 def read_int(row: Row, name: str, label: str) -> int | None:
     text = row.text(name)
     if not text:
         return None
-    if not text.isdigit():
-        raise ValidationError(f"{label}: «{text}» — не номер.")
+    if not is_row_id(text):
+        raise ValidationError(f"{label}: «{text[:40]}» — не номер.")
     return int(text)
 
 

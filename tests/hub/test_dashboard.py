@@ -152,6 +152,15 @@ def test_a_polled_connection_not_pulled_for_three_waits_is_red(poll, failures, i
     assert any(p.startswith("Опрос запаздывает") for p in problems(lime)) is red
 
 
+def test_pulls_that_keep_failing_are_red_even_while_pushes_succeed():
+    lime = make("Лайм", system="lime", poll_interval=60, pull_failures=8, last_pull_at=NOW - dt.timedelta(hours=3),
+                last_push_at=NOW - dt.timedelta(minutes=1), last_error="HTTP 503",
+                last_error_at=NOW - dt.timedelta(minutes=5))
+    healthy = make("Лайм 2", system="lime", poll_interval=60, last_pull_at=NOW - dt.timedelta(seconds=30))
+    assert "Забор данных не удаётся 8 раз(а) подряд" in problems(lime)
+    assert problems(healthy) == []
+
+
 def test_a_failed_pull_counts_as_an_attempt_and_a_pushed_only_system_is_never_late():
     lime = make("Лайм", system="lime", poll_interval=60, pull_failures=1,
                 last_pull_at=NOW - dt.timedelta(hours=1), last_error="down",

@@ -203,3 +203,10 @@ def test_export_has_russian_headers_and_never_the_merged_duplicates():
     sheet = xlsx_rows(table_export(ContactTable(), Contact.objects.all(), "xlsx").content)
     assert sheet[2][:8] == (kid.pk, None, "Миша", None, None, "misha@example.ru", dt.datetime(2015, 1, 31), "Ребёнок")
     assert sheet[1][15].date() == timezone.localtime(anna.created_at).date()
+
+
+@pytest.mark.parametrize("bad_id", ["²", "9" * 5000, "99999999999999999999999"])
+def test_an_id_that_is_not_a_database_id_is_a_row_error_not_a_crash(bad_id):
+    report = check([["ID", "Имя"], [bad_id, "Анна"]])
+    assert report.rows[0].status == "error"
+    assert report.rows[0].errors[0] == f"ID: «{bad_id[:40]}» — не номер."

@@ -119,3 +119,10 @@ def test_the_check_writes_nothing():
                  create_categories=True)
     assert [r.status for r in report.rows] == ["updated", "created"]
     assert (list(Product.objects.values()), list(ProductCategory.objects.values())) == before
+
+
+@pytest.mark.parametrize("bad_id", ["²", "9" * 5000, "99999999999999999999999"])
+def test_an_id_that_is_not_a_database_id_is_a_row_error_not_a_crash(bad_id):
+    report = run([["ID", "Название"], [bad_id, "Билет"]])
+    assert report.rows[0].status == "error"
+    assert any("не номер" in error for error in report.rows[0].errors)
