@@ -13,7 +13,14 @@ def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
     last = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
     if sender.label != last.label:
         return
+    from django.db import connections
+
     from hub.services.roles import roles_sync
+    from loyalty.models import GrantLimit
+
+    # Migrating backwards may have removed tables the roles need: then there is nothing to sync.
+    if GrantLimit._meta.db_table not in connections[kwargs.get("using") or "default"].introspection.table_names():
+        return
 
     roles_sync()
 

@@ -187,6 +187,7 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-reconcile": {"task": "loyalty.reconcile", "schedule": crontab(hour=23, minute=30)},  # 02:30 MSK
     "loyalty-tiers": {"task": "loyalty.tiers_daily", "schedule": crontab(hour=0, minute=30)},  # 03:30 MSK
     "hub-lifecycle": {"task": "hub.lifecycle_daily", "schedule": crontab(hour=1, minute=0)},  # 04:00 MSK
+    "hub-history-deduplicate": {"task": "hub.history_deduplicate", "schedule": crontab(hour=1, minute=30)},
     "mailings-triggers": {"task": "mailings.triggers_scan", "schedule": 60.0},
     # campaigns' own schedules are periodic tasks in the database (mailings/services/schedules.py)
 }

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from hub.history import history_deduplicate
 from hub.models import Connection
 from hub.services.connections import connection_pull, connections_due_for_pull
 from hub.services.contacts import contacts_publish
@@ -62,6 +63,11 @@ def connection_pull_task(connection_id: int) -> dict:
     except SyncError as exc:
         log.warning("pull of connection %s failed: %s", connection_id, exc)
         return {"error": str(exc)}
+
+
+@shared_task(name="hub.history_deduplicate")
+def history_deduplicate_task() -> None:
+    history_deduplicate()
 
 
 @shared_task(name="hub.lifecycle_daily")

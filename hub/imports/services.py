@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
+from hub.history import history_actor
 from hub.imports.contacts import ContactTable
 from hub.imports.products import ProductTable
 from hub.imports.storage import upload_claim, upload_finish, upload_store, upload_take
@@ -44,7 +45,8 @@ def import_apply(token: str) -> Report | None:
         return None
     data, record = taken
     try:
-        report = TABLES[record["table"]](**record["options"]).apply(record["name"], data)
+        with history_actor(record.get("user")):
+            report = TABLES[record["table"]](**record["options"]).apply(record["name"], data)
     except Exception as exc:
         log.exception("import %s %s failed", record["table"], token[:6])
         upload_finish(token, report=None, error="Импорт прерван из-за внутренней ошибки "

@@ -94,3 +94,11 @@ def test_unapplied_files_are_swept_after_a_day(admin_user):
     fresh = import_check("contacts", "b.csv", csv_bytes(ROWS), user_id=admin_user.pk, options={})
     upload_sweep()
     assert files_of(old) == [] and len(files_of(fresh)) == 2
+
+
+def test_the_background_apply_is_recorded_as_the_person_who_started_it(admin_user):
+    token = import_check("contacts", "a.csv", csv_bytes(ROWS), user_id=admin_user.pk, options={})
+    import_start("contacts", token, user_id=admin_user.pk)
+    import_apply(token)
+    users = {h.history_user for contact in Contact.objects.all() for h in contact.history.all()}
+    assert users == {admin_user}
