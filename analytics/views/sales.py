@@ -78,8 +78,9 @@ def tickets_view(request: HttpRequest, page: Page) -> HttpResponse:
     report = Report(
         chart_title=f"{picture[v['by']]}: {label}", chart=chart, series=series((measure, label.capitalize())),
         table=_table(data, TICKET_COLUMNS, TICKET_MEASURES, note), sheet="Билеты",
-        help=(f"Строки оплаченных чеков с {v['date_from']:%d.%m.%Y} по {v['date_to']:%d.%m.%Y}; чеки возврата "
-              f"не считаются. Дни недели и часы — по времени {data.tz}. «Чеков» — в скольких чеках был товар."))
+        help=(f"Строки оплаченных чеков с {v['date_from']:%d.%m.%Y} по {v['date_to']:%d.%m.%Y}; это продажи: "
+              f"возвраты (в Лайме — отдельные чеки возврата) из них не вычитаются. "
+              f"Дни недели и часы — по времени {data.tz}. «Чеков» — в скольких чеках был товар."))
     return render_report(request, page, form, report)
 
 
