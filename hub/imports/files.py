@@ -20,6 +20,9 @@ HeaderScore = Callable[[list[str]], int]
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 5000
 MAX_COLUMNS = 100
+#: What an XLSX may unpack to: openpyxl reads its shared strings whole, so a small "zip bomb"
+#: upload could otherwise take a worker's memory. Real workbooks of 5,000 rows are far below.
+MAX_UNPACKED = 200 * 1024 * 1024
 DELIMITERS = (";", ",", "\t")
 TEXT_SUFFIXES = {"", ".csv", ".txt", ".tsv"}
 ZIP_MAGIC = b"PK\x03\x04"
@@ -159,6 +162,14 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[object]]]:
 
     # openpyxl raises many kinds of errors on a damaged or foreign zip (KeyError for a
     # missing part, ValueError, XML errors…); for an upload they all mean one thing.
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise ValidationError("Файл повреждён: архив XLSX не читается.") from exc
+    if unpacked > MAX_UNPACKED:
+        raise ValidationError(f"Книга Excel распаковывается в {unpacked // 2**20} МБ — больше "
+                              f"{MAX_UNPACKED // 2**20} МБ. Сохраните только нужный лист или выгрузите CSV.")
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except zipfile.BadZipFile as exc:

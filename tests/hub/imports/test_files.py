@@ -97,3 +97,19 @@ def test_size_and_row_limits_are_explained(settings):
 def test_table_read_alone_reports_the_header_and_kind():
     table = table_read("x.xlsx", xlsx_bytes([["a", "b"], [1, 2]]))
     assert (table.header, table.kind, table.rows[0].cells) == (("a", "b"), "xlsx", (1, 2))
+
+
+def test_an_xlsx_that_unpacks_to_too_much_is_refused_before_it_is_read():
+    import io
+    import zipfile
+
+    from django.core.exceptions import ValidationError
+
+    from hub.imports.files import MAX_UNPACKED, table_read
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"<" + b"a" * (MAX_UNPACKED + 1))
+    assert len(buffer.getvalue()) < 1024 * 1024  # small to upload
+    with pytest.raises(ValidationError, match="распаковывается в 200 МБ"):
+        table_read("bomb.xlsx", buffer.getvalue())
