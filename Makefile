@@ -7,7 +7,7 @@ HUB_PORT ?= 8000
 export HUB_PORT
 export HUB_PUBLIC_URL ?= http://127.0.0.1:$(HUB_PORT)
 
-.PHONY: run test setup migrate lint bench clean browser screenshots
+.PHONY: run test setup migrate lint bench benchtools clean browser screenshots
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,9 +43,12 @@ screenshots: setup browser
 	$(BIN)/python -m pytest -q $$(find tests -name 'test_browser*.py' | sort)
 	mkdir -p docs/screenshots && rm -f docs/screenshots/*.png && cp var/screenshots/*.png docs/screenshots/
 
-bench: setup
-	cd bench && ../$(BIN)/python outbox_drain.py && ../$(BIN)/python lime_backfill.py && ../$(BIN)/python crm_sync.py \
-	  && ../$(BIN)/python bonuses.py && ../$(BIN)/python birthday_mailing.py
+# Load generator for the webhook intake benchmark (Debian's wrk), as `browser` installs chromium.
+benchtools:
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+bench: setup benchtools
+	cd bench && ../$(BIN)/python run_all.py
 
 clean:
 	rm -rf $(VENV) var

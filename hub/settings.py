@@ -205,6 +205,8 @@ HUB_DIALOG_NOTE_DELAY = float(os.environ.get("HUB_DIALOG_NOTE_DELAY", "30"))
 HUB_INBOX_MAX_ATTEMPTS = int(os.environ.get("HUB_INBOX_MAX_ATTEMPTS", "5"))
 HUB_DEFAULT_REGION = os.environ.get("HUB_DEFAULT_REGION", "RU")
 HUB_LOCK_DIR = VAR_DIR / "locks"
+# Bearer token for /metrics; empty: only scrapes from this machine are answered.
+HUB_METRICS_TOKEN = os.environ.get("HUB_METRICS_TOKEN", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -7,6 +7,7 @@ from events.setup_views import event_setup_page
 from events.views import event_report_view
 from hub.views.audit import audit_log_view
 from hub.views.health import healthz
+from hub.views.metrics import metrics_view
 from hub.views.webhooks import webhook_receive
 from mailings.views import nps_page, unsubscribe_page
 
@@ -15,6 +16,7 @@ admin.site.site_title = "Hub"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("hooks/<slug:system>/<slug:key>/", webhook_receive, name="webhook"),
     path("m/nps/<slug:token>/", nps_page, name="nps"),
     path("m/unsubscribe/<str:token>/", unsubscribe_page, name="unsubscribe"),
