@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -14,19 +15,27 @@ class LockTimeout(Exception):
 
 
 @contextmanager
-def named_lock(name: str, timeout: float = 30.0, wait: float = 30.0) -> Iterator[None]:
-    """Hold ``name`` across processes; ``timeout`` bounds how long a crashed holder blocks."""
+def named_lock(name: str, timeout: float = 30.0, wait: float = 30.0, *, renew: bool = False) -> Iterator[None]:
+    """Hold ``name`` across processes; ``timeout`` bounds how long a crashed holder blocks.
+    ``renew``: the lock is extended every ``timeout / 3`` while held, so work of any length
+    keeps it, yet a holder killed with SIGKILL frees it within ``timeout`` (file locks are
+    freed by the kernel at once)."""
     if settings.REDIS_URL:
         from redis.exceptions import LockError
 
         from hub.redis import redis_client
 
-        lock = redis_client().lock(f"hub:lock:{name}", timeout=timeout, blocking_timeout=wait)
+        # Not thread-local: the renewing thread must see the token this thread acquired with.
+        lock = redis_client().lock(f"hub:lock:{name}", timeout=timeout, blocking_timeout=wait, thread_local=False)
         if not lock.acquire():
             raise LockTimeout(name)
+        stop = threading.Event()
+        if renew:
+            threading.Thread(target=_keep, args=(lock, timeout, stop), daemon=True, name=f"lock:{name}").start()
         try:
             yield
         finally:
+            stop.set()
             with suppress(LockError):  # expired meanwhile: nothing left to release
                 lock.release()
         return
@@ -40,3 +49,15 @@ def named_lock(name: str, timeout: float = 30.0, wait: float = 30.0) -> Iterator
             yield
     except Timeout as exc:
         raise LockTimeout(name) from exc
+
+
+def _keep(lock: object, timeout: float, stop: threading.Event) -> None:
+    """Extend a held Redis lock back to its full timeout until told to stop; a Redis outage
+    only ends the renewals (the lock then expires, as for a crashed holder)."""
+    from redis.exceptions import LockError, RedisError
+
+    while not stop.wait(timeout / 3):
+        try:
+            lock.reacquire()  # type: ignore[attr-defined]
+        except (LockError, RedisError):
+            return

@@ -103,7 +103,7 @@ def connection_pull(connection: Connection, *, full: bool = False, progress: Pro
     if not connector.can_pull:
         raise ValidationError(f"{connector.title} does not support pulling; it sends webhooks.")
     try:
-        with named_lock(f"pull:{connection.pk}", timeout=3600, wait=0.5 if not full else 60):
+        with named_lock(f"pull:{connection.pk}", timeout=60, wait=0.5 if not full else 60, renew=True):
             try:
                 report = connector.pull(connection, full=full, progress=progress)
             except Exception as exc:  # recorded for admin / hub_status, then re-raised
