@@ -205,6 +205,9 @@ HUB_DIALOG_NOTE_DELAY = float(os.environ.get("HUB_DIALOG_NOTE_DELAY", "30"))
 HUB_INBOX_MAX_ATTEMPTS = int(os.environ.get("HUB_INBOX_MAX_ATTEMPTS", "5"))
 HUB_DEFAULT_REGION = os.environ.get("HUB_DEFAULT_REGION", "RU")
 HUB_LOCK_DIR = VAR_DIR / "locks"
+# Checked imports wait here for a worker to apply them: shared storage when web and workers
+# run on different machines (docs/operations.md).
+HUB_IMPORTS_DIR = Path(os.environ.get("HUB_IMPORTS_DIR") or VAR_DIR / "imports")
 # Bearer token for /metrics; empty: only scrapes from this machine are answered.
 HUB_METRICS_TOKEN = os.environ.get("HUB_METRICS_TOKEN", "")
 

@@ -28,7 +28,7 @@ CHECKED, APPLYING, DONE, FAILED = "checked", "applying", "done", "failed"
 
 
 def _dir() -> Path:
-    path = Path(settings.VAR_DIR) / "imports"
+    path = Path(settings.HUB_IMPORTS_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -21,7 +21,7 @@ ROWS = [["Имя", "Телефон"], ["Анна", "89123456789"], ["Пётр", 
 
 
 def files_of(token: str) -> list[str]:
-    return sorted(p.name for p in (Path(settings.VAR_DIR) / "imports").glob(f"{token}.*"))
+    return sorted(p.name for p in Path(settings.HUB_IMPORTS_DIR).glob(f"{token}.*"))
 
 
 def test_apply_runs_in_the_background_and_the_page_follows_it(admin_client, admin_user,
@@ -90,7 +90,7 @@ def test_unapplied_files_are_swept_after_a_day(admin_user):
     old = import_check("contacts", "a.csv", csv_bytes(ROWS), user_id=admin_user.pk, options={})
     day_ago = time.time() - 25 * 3600
     for name in files_of(old):
-        os.utime(Path(settings.VAR_DIR) / "imports" / name, (day_ago, day_ago))
+        os.utime(Path(settings.HUB_IMPORTS_DIR) / name, (day_ago, day_ago))
     fresh = import_check("contacts", "b.csv", csv_bytes(ROWS), user_id=admin_user.pk, options={})
     upload_sweep()
     assert files_of(old) == [] and len(files_of(fresh)) == 2
@@ -102,3 +102,13 @@ def test_the_background_apply_is_recorded_as_the_person_who_started_it(admin_use
     import_apply(token)
     users = {h.history_user for contact in Contact.objects.all() for h in contact.history.all()}
     assert users == {admin_user}
+
+
+def test_checked_files_wait_in_the_configured_shared_folder(admin_user, settings, tmp_path,
+                                                             django_capture_on_commit_callbacks):
+    settings.HUB_IMPORTS_DIR = tmp_path / "shared"
+    token = import_check("contacts", "a.csv", csv_bytes(ROWS), user_id=admin_user.pk, options={})
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == [f"{token}.json", f"{token}.upload"]
+    with django_capture_on_commit_callbacks(execute=True):
+        import_start("contacts", token, user_id=admin_user.pk)
+    assert Contact.objects.filter(first_name="Анна").exists()
