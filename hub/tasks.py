@@ -59,10 +59,13 @@ def connection_pull_task(connection_id: int) -> dict:
     next interval; it is not a crash of the worker."""
     connection = Connection.objects.get(pk=connection_id)
     try:
-        return connection_pull(connection).counts
+        counts = connection_pull(connection).counts
     except SyncError as exc:
         log.warning("pull of connection %s failed: %s", connection_id, exc)
         return {"error": str(exc)}
+    if any(counts.values()):
+        outbox_drain_task.delay()  # what the pull brought goes on now, not at the next drain tick
+    return counts
 
 
 @shared_task(name="hub.history_deduplicate")

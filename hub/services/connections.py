@@ -20,6 +20,12 @@ from hub.sync.types import CheckResult, Progress, PullReport
 
 log = logging.getLogger(__name__)
 PULL_BACKOFF_CAP = 3600
+# Beat asks every 10 s; a pull is stamped when it ends, so "30 s since the last one" would be
+# a moment short at the 30 s tick and wait for the 40 s one. Half a tick of slack keeps the
+# operator's interval.
+PULL_SLACK = 5.0
+# With a poll interval of 0 (pull at every tick) failures must still back off.
+PULL_BACKOFF_BASE = 10
 
 
 def time_zone_check(name: str) -> None:
@@ -121,7 +127,9 @@ def connection_pull(connection: Connection, *, full: bool = False, progress: Pro
 def pull_wait(connection: Connection) -> float:
     """Seconds between pulls now: an outage is not hammered, every failed pull in a row doubles
     the wait, up to an hour (or the poll interval, if longer)."""
-    return min(connection.poll_interval * 2 ** min(connection.pull_failures, 10),
+    if not connection.pull_failures:
+        return connection.poll_interval
+    return min(max(connection.poll_interval, PULL_BACKOFF_BASE) * 2 ** min(connection.pull_failures, 10),
                max(PULL_BACKOFF_CAP, connection.poll_interval))
 
 
@@ -133,7 +141,7 @@ def connections_due_for_pull(now: Any = None) -> list[Connection]:
         if connector is None or not connector.can_pull:
             continue
         last = max([t for t in (connection.last_pull_at, connection.last_error_at) if t], default=None)
-        if last is None or (now - last).total_seconds() >= pull_wait(connection):
+        if last is None or (now - last).total_seconds() >= pull_wait(connection) - PULL_SLACK:
             due.append(connection)
     return due
 

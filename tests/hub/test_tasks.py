@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+import requests
 from django.utils import timezone
 
 from hub.models import Connection, Outbox
@@ -78,3 +79,32 @@ def test_failing_pulls_back_off_exponentially_and_reset_on_success(webhook_conne
     connection_pull(webhook_connection)
     webhook_connection.refresh_from_db()
     assert webhook_connection.pull_failures == 0
+
+
+def test_a_pull_is_due_at_the_tick_of_its_interval_though_stamped_when_it_ended(webhook_connection):
+    now = timezone.now()
+    Connection.objects.filter(pk=webhook_connection.pk).update(last_pull_at=now - dt.timedelta(seconds=29))
+    assert connections_due_for_pull(now) == [webhook_connection]  # interval 30 s: not the 40 s tick
+    Connection.objects.filter(pk=webhook_connection.pk).update(last_pull_at=now - dt.timedelta(seconds=20))
+    assert connections_due_for_pull(now) == []
+
+
+def test_pulling_at_every_tick_still_backs_off_when_failing(webhook_connection):
+    from hub.services.connections import pull_wait
+
+    webhook_connection.poll_interval = 0
+    assert pull_wait(webhook_connection) == 0
+    webhook_connection.pull_failures = 3
+    assert pull_wait(webhook_connection) == 80  # 10 s × 2³, not 0 × 2³
+
+
+def test_a_pull_that_brought_records_sends_the_queue_at_once(webhook_connection, webhook_emulator, hook_receiver):
+    queued = Outbox.objects.create(connection=webhook_connection, action="contact.merged", payload={})
+    connection_pull_task.delay(webhook_connection.pk).get()  # nothing new there: the drain tick will do
+    assert Outbox.objects.get(pk=queued.pk).status == Outbox.Status.PENDING
+    requests.post(f"{webhook_emulator.url}/_emulator/emit", timeout=10,
+                  json={"data": {"first_name": "Анна"}, "webhook_url": f"{hook_receiver.url}/hook"})
+
+    connection_pull_task.delay(webhook_connection.pk).get()
+
+    assert Outbox.objects.get(pk=queued.pk).status == Outbox.Status.SENT
