@@ -13,7 +13,11 @@ strictly after that (modified, id), in that order), ``Checks/Select`` and
 Knobs (POST /_emulator/faults): ``{"expire_tokens": true}``, ``{"expire_tokens_after": 7}``
 (API calls), ``{"token_ttl": 5}``,
 ``{"generate": {"clients": 1, "checks": 2, "passes": 3}}``, ``{"edit_client": {"id": 5,
-"displayName": "…"}}``, ``{"delete_client": 5}``. ``--demo`` keeps producing activity.
+"displayName": "…"}}``, ``{"delete_client": 5}``, ``{"flaky_pages": {"rate": 0.3, "seed": 1,
+"statuses": [500, 502, 503]}}`` (each ``*/Select`` page then fails at random, seeded, with one
+of those statuses; ``{"flaky_pages": null}`` stops it). ``POST /_emulator/pass``: someone walks
+through a turnstile now; answers the new pass (its id is what a benchmark waits to see
+downstream). ``--demo`` keeps producing activity.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class LimeEmulator(Emulator):
         self.tokens: dict[str, float] = {}  # access token → expiry (monotonic)
         self.widget_token = str(uuid.UUID(int=self.seed))
         self.expire_after: int | None = None
+        self.flaky: tuple[random.Random, float, list[int]] | None = None  # the flaky_pages knob
         self.refresh_tokens: set[str] = set()
         self.seq: dict[str, int] = {}
         self.installations = [{"id": 1, "name": "Аквапарк «Волна»"}]
@@ -240,6 +245,10 @@ class LimeEmulator(Emulator):
             if client:
                 client.update(edit)
                 client["modified"] = self._iso(self._now())
+        if "flaky_pages" in spec:
+            flaky = spec["flaky_pages"] or {}
+            self.flaky = (random.Random(int(flaky.get("seed", 0))), float(flaky.get("rate", 0)),
+                          [int(s) for s in flaky.get("statuses") or [503]]) if flaky else None
         if spec.get("delete_client"):
             client = self.clients.get(int(spec["delete_client"]))
             if client:
@@ -262,7 +271,16 @@ class LimeEmulator(Emulator):
             Rule("/api/CashdeskServer/<op>", endpoint="cashdesk", methods=["GET", "POST"]),
             Rule("/api/ClientManagement/<op>", endpoint="client_management", methods=["GET", "POST"]),
             Rule("/api/PreOrders/<op>", endpoint="preorders_write", methods=["POST"]),
+            Rule("/_emulator/pass", endpoint="turnstile", methods=["POST"]),
         ]
+
+    def turnstile(self, request: Request) -> Response:
+        """A visitor with a card passes a turnstile now: one new pass, answered whole."""
+        with self.lock:
+            record = self._new_pass(self._now())
+        if record is None:
+            return json_response({"error": "no client with a card"}, 409)
+        return json_response(record, 201)
 
     def token(self, request: Request) -> Response:
         form = request.form  # urlencoded and multipart alike
@@ -308,6 +326,9 @@ class LimeEmulator(Emulator):
         return data if isinstance(data, dict) else {}
 
     def select(self, request: Request, entity: str) -> Response:
+        with self.lock:
+            if self.flaky and self.flaky[0].random() < self.flaky[1]:  # a gateway's bad moment
+                return json_response({"error": "page failed (flaky_pages)"}, self.flaky[0].choice(self.flaky[2]))
         if not self._authorised(request):
             return Response(status=401)
         body = self._body(request)

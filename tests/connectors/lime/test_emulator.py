@@ -70,3 +70,13 @@ def test_preorder_insert_is_idempotent_by_external_id_and_validates_lines(lime_e
     assert requests.post(url, json=body, headers=headers, timeout=5).json() == first
     bad = requests.post(url, json={**body, "lines": [{"goodTypeId": 999}]}, headers=headers, timeout=5)
     assert bad.status_code == 400 and "goodTypeId" in bad.json()["error"]
+
+
+def test_a_turnstile_pass_on_demand_is_answered_and_next_in_the_passes_feed(lime_emulator):
+    headers = {"Authorization": f"Bearer {_login(lime_emulator)['access_token']}"}
+    last = max(lime_emulator.app.passes)
+    made = requests.post(f"{lime_emulator.url}/_emulator/pass", timeout=5)
+    assert made.status_code == 201 and made.json()["id"] > last
+    feed = requests.post(f"{lime_emulator.url}/api/Passes/Select", headers=headers, timeout=5,
+                         json={"filter": {"afterId": last}, "page": {"skip": 0, "take": 25}}).json()["data"]
+    assert [p["id"] for p in feed] == [made.json()["id"]] and feed[0]["cardId"] == made.json()["cardId"]
