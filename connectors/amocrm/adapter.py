@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from connectors.amocrm import mapping
 from connectors.amocrm.client import AmoClient
+from connectors.crm.cards import card_matches
 from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, CrmTask, Pipeline, Stage, Written
 from hub.models import Connection
 from hub.sync.errors import FatalError, SyncError
 
 MAX_BATCH = 250
 ITEM_BATCH = 50  # tasks and notes per request: amoCRM recommends ≤ 50
+TITLES_PER_LOOKUP = 10  # filter[name][] values a request when looking for a lost create
 REFUSALS = 3  # a batch with refused items is sent again without them at most this often
 
 
@@ -100,6 +103,45 @@ class AmoCRMAdapter:
 
     def upsert_contacts(self, items: list[tuple[str, CrmContact, str]]) -> Written:
         return self._write("contacts", [(k, mapping.contact_to_amo(c, self.field_ids, ext)) for k, c, ext in items])
+
+    def find_contacts(self, items: list[tuple[str, CrmContact, dt.datetime]]) -> dict[str, list[str]]:
+        """``query`` search, one request per contact (newest first, paging stops at one made before
+        the earlier create); the answers are checked against the card. A failed lookup raises."""
+        found: dict[str, list[str]] = {}
+        for key, contact, since in items:
+            name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+            text = (contact.phones or contact.emails or [name])[0].strip()
+            if not text:
+                continue
+            ids = []
+            for row in self.client.pages("/api/v4/contacts", "contacts", query=text, **{"order[id]": "desc"}):
+                if not mapping.made_since(row, since):
+                    break
+                if card_matches(contact, mapping.contact_from_amo(row)):
+                    ids.append(int(row["id"]))
+            if ids:
+                found[key] = [str(i) for i in sorted(ids)]
+        return found
+
+    def find_deals(self, items: list[tuple[str, CrmDeal, dt.datetime]]) -> dict[str, list[str]]:
+        """Leads made since the earlier create in the deal's pipeline under its title (10 titles a
+        request, the URL stays short), checked for price and contact too. A failed lookup raises."""
+        by_pipeline: dict[str, list[tuple[str, CrmDeal, dt.datetime]]] = {}
+        for item in items:
+            by_pipeline.setdefault(str(item[1].pipeline_id), []).append(item)
+        found: dict[str, list[str]] = {}
+        for pipeline, group in by_pipeline.items():
+            for start in range(0, len(group), TITLES_PER_LOOKUP):
+                chunk = group[start:start + TITLES_PER_LOOKUP]
+                rows = list(self.client.pages("/api/v4/leads", "leads", **{
+                    "with": "contacts", "filter[pipeline_id][]": [int(pipeline)],
+                    "filter[name][]": sorted({deal.title[:255] for _, deal, _ in chunk}),
+                    "filter[created_at][from]": min(mapping.unix_seconds(since) for _, _, since in chunk)}))
+                for key, deal, since in chunk:
+                    ids = sorted(int(row["id"]) for row in rows if mapping.lead_matches(row, deal, since))
+                    if ids:
+                        found[key] = [str(i) for i in ids]
+        return found
 
     def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
         rows, bad = self._rows(items, lambda deal, ext: mapping.deal_to_amo(deal, self.field_ids, ext))

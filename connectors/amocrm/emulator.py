@@ -18,6 +18,11 @@
   empties one); every contact/lead/task has a ``responsible_user_id`` (its creator unless
   given); at most 250 entities per write; paging with ``page``/``limit`` ≤ 250, ``_links.next``,
   204 for an empty list; ``application/hal+json`` answers, ``application/problem+json`` errors.
+- Lists take ``filter[id|pipeline_id|responsible_user_id|name][]`` (one value or several),
+  ``filter[created_at|updated_at][from|to]`` (unix seconds), ``order[id|created_at|updated_at]``
+  and ``query``, which "searches the entity's filled fields" (amocrm.ru/developers/content/
+  crm_platform/contacts-api, leads-api; developers.kommo.com/reference/leads-list): here a
+  case-insensitive substring of its names or of any custom field value (phones, e-mails…).
 - Webhooks: every change (through the API too, as in amoCRM) is POSTed form-encoded in the
   legacy v2 format (``contacts[update][0][id]=…``, ``leads[status][0][status_id]=…``,
   ``account[subdomain]``) to the configured destination.
@@ -278,14 +283,10 @@ class AmoCRMEmulator(Emulator):
             page = max(int(request.args.get("page", 1)), 1)
         except ValueError:
             return problem(400, "Bad Request", "page and limit must be integers")
-        since = request.args.get("filter[updated_at][from]")
-        wanted = request.args.getlist("filter[id][]") or request.args.getlist("filter[id]")
-        if wanted:
-            ids = {int(i) for i in wanted if i.isdigit()}
-            rows = [r for r in rows if r["id"] in ids]
-        if since:
-            rows = [r for r in rows if r["updated_at"] >= int(since)]
-        rows = sorted(rows, key=lambda r: r["id"])
+        try:
+            rows = self._filtered(request, rows)
+        except ValueError:
+            return problem(400, "Bad Request", "filter values must be integers where the filter takes numbers")
         chunk = rows[(page - 1) * limit: page * limit]
         if not chunk:
             return Response(status=204)
@@ -294,6 +295,45 @@ class AmoCRMEmulator(Emulator):
         if page * limit < len(rows):
             links["next"] = {"href": f"{base}?page={page + 1}&limit={limit}"}
         return hal({"_page": page, "_links": links, "_embedded": {entity: chunk}})
+
+    @staticmethod
+    def _filtered(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The list filters (each ``filter[x]`` or ``filter[x][]`` taking one value or several;
+        ranges as ``[from]``/``[to]``), ``query`` and ``order[field]=asc|desc`` (by id otherwise)."""
+        args = request.args
+
+        def many(name: str) -> list[str]:
+            return args.getlist(f"filter[{name}][]") or args.getlist(f"filter[{name}]")
+
+        for name in ("id", "pipeline_id", "responsible_user_id"):
+            if many(name):
+                wanted = {int(v) for v in many(name)}
+                rows = [r for r in rows if r.get(name) in wanted]
+        if many("name"):
+            names = set(many("name"))
+            rows = [r for r in rows if r.get("name") in names]
+        for name in ("created_at", "updated_at"):
+            start, end = args.get(f"filter[{name}][from]"), args.get(f"filter[{name}][to]")
+            if start:
+                rows = [r for r in rows if r.get(name, 0) >= int(start)]
+            if end:
+                rows = [r for r in rows if r.get(name, 0) <= int(end)]
+        text = str(args.get("query") or "").strip().lower()
+        if text:
+            rows = [r for r in rows if any(text in value.lower() for value in AmoCRMEmulator._filled(r))]
+        order = next(((f, str(args[f"order[{f}]"]).lower()) for f in ("id", "created_at", "updated_at")
+                      if f"order[{f}]" in args), ("id", "asc"))
+        return sorted(rows, key=lambda r: (r.get(order[0], 0), r["id"]), reverse=order[1] == "desc")
+
+    @staticmethod
+    def _filled(row: dict[str, Any]) -> list[str]:
+        """What ``query`` searches: the filled fields — names and every custom field value."""
+        texts = [str(row.get(k) or "") for k in ("name", "first_name", "last_name")]
+        for field in row.get("custom_fields_values") or []:
+            for value in (field.get("values") or []) if isinstance(field, dict) else []:
+                if isinstance(value, dict) and value.get("value") not in (None, ""):
+                    texts.append(str(value["value"]))
+        return [t for t in texts if t]
 
     def _validate_contact(self, item: Any, index: int) -> list[dict[str, Any]]:
         errors = []

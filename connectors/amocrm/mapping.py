@@ -31,6 +31,25 @@ Assumed (not in what could be read):
 - A string ``request_id`` comes back exactly as sent (the PHP client's remark that "the API does
   not take 0" is about its integer ids, which it starts at 1).
 
+Finding what a create whose answer was lost made:
+
+- ``GET /api/v4/contacts?query=…`` "searches the entity's filled fields" (``query`` string|int,
+  amocrm.ru/developers/content/crm_platform/contacts-api; the same for leads in leads-api): one
+  request per contact, by its first phone as we wrote it (E.164), else its first e-mail, else
+  its name; every answer is checked here (made since the earlier create, one of our phones or
+  e-mails, or the exact name). Contacts carry ``created_at`` (unix seconds).
+- ``GET /api/v4/leads`` with ``filter[name][]`` (several), ``filter[pipeline_id][]``,
+  ``filter[created_at][from]`` (unix seconds) and ``with=contacts`` (the lead's contacts in
+  ``_embedded.contacts``) — developers.kommo.com/reference/leads-list, amocrm.ru/developers/
+  content/crm_platform/filters-api (which calls the filters "alpha, for a limited list of
+  accounts": the answer is checked here all the same — name, pipeline, price, contact, made
+  since — so an account that ignores a filter only costs more pages). amoCRM keeps no external
+  id on a lead, so our deal is recognised by these values, made since the earlier create and not
+  linked to another hub row; identical deals (two equal passes in one minute) are told apart by
+  taking the oldest free one for each.
+- Assumed: ``query`` finds a contact by the phone text exactly as it was written, soon after
+  the write (a search index that lags would make a quick retry miss it and create again).
+
 Deal field values (the CRM's own field ids: ``CrmDeal.field_values``, ``set_deal_fields``):
 
 - Written as ``custom_fields_values: [{"field_id", "values": [{"value"}]}]`` in ``POST``/``PATCH
@@ -63,6 +82,7 @@ TASK_CALL = 1  # amoCRM's built-in task type "Звонок" (call)
 ENTITY_PATHS = {"contact": "contacts", "deal": "leads"}
 _KEY = re.compile(r"^(contacts|leads)\[(add|update|delete|status|responsible|note)\]\[([^\]]+)\]\[(\w+)\]")
 ENTITIES = {"contacts": "contact", "leads": "deal"}
+ENTITY_ID = re.compile(r"[0-9]{1,19}")  # amoCRM ids are 64-bit integers; "²" or 5,000 digits are not
 ACTIONS = {"status": "stage"}
 
 
@@ -164,6 +184,21 @@ def deal_from_amo(data: dict[str, Any]) -> dict[str, Any]:
             "fields": fields}
 
 
+def made_since(data: dict[str, Any], since: dt.datetime) -> bool:
+    """Their ``created_at`` (unix seconds) is not before ``since``; a row without one counts."""
+    created = data.get("created_at")
+    return not isinstance(created, int) or created >= unix_seconds(since)
+
+
+def lead_matches(data: dict[str, Any], deal: CrmDeal, since: dt.datetime) -> bool:
+    """Their lead is the one ``deal_to_amo`` would have created for ``deal`` since ``since``."""
+    contacts = (data.get("_embedded") or {}).get("contacts") or []
+    contact = str(contacts[0].get("id")) if contacts and isinstance(contacts[0], dict) else ""
+    return (str(data.get("name") or "") == deal.title[:255] and str(data.get("pipeline_id")) == str(deal.pipeline_id)
+            and int(data.get("price") or 0) == int(deal.amount) and contact == str(deal.contact_external_id or "")
+            and made_since(data, since))
+
+
 def task_to_amo(task: CrmTask, responsible_id: str = "", task_type_id: int = TASK_CALL) -> dict[str, Any]:
     """A to-do on a contact/lead; ``responsible_id`` is the entity's manager when the task names none."""
     body: dict[str, Any] = {"text": task.text, "complete_till": unix_seconds(task.deadline),
@@ -211,8 +246,8 @@ def events_from_form(form: dict[str, str]) -> list[CrmEvent]:
     for (entity, action, index), data in grouped.items():
         if action == "note":  # notes carry their own shape; kept as an unrouted event
             continue
-        if not str(data.get("id", "")).isdigit():
-            raise ValueError(f"{entity}[{action}][{index}][id] is not a number")
+        if not ENTITY_ID.fullmatch(str(data.get("id", ""))):
+            raise ValueError(f"{entity}[{action}][{index[:20]}][id] is not a number")
         if data.get("type", "contact") != "company":
             events.append(CrmEvent(entity=ENTITIES[entity], action=ACTIONS.get(action, action),
                                    external_id=str(data["id"]), data=data))

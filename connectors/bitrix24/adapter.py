@@ -3,12 +3,14 @@ against the limit), deals created with their product rows by ``$result`` referen
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from connectors.bitrix24 import mapping
 from connectors.bitrix24.client import MAX_BATCH, Bitrix24Client, command, to_query
+from connectors.crm.cards import card_matches
 from connectors.crm.port import CrmContact, CrmDeal, CrmField, CrmProduct, CrmTask, Pipeline, Stage, Written
 from hub.models import Connection
 from hub.sync.errors import FatalError, SyncError
@@ -82,6 +84,51 @@ class Bitrix24Adapter:
             if key in done.ids:
                 result.ids[key] = ext or str(done.ids[key])
         return result
+
+    def find_contacts(self, items: list[tuple[str, CrmContact, dt.datetime]]) -> dict[str, list[str]]:
+        """``crm.duplicate.findbycomm`` by each contact's phones and e-mails (one batch), then the
+        candidates read (one more) to keep those made since the earlier create and really carrying
+        one of ours; a contact with neither is looked for by its exact name. A failed lookup raises."""
+        commands: dict[str, str] = {}
+        for n, (_, contact, since) in enumerate(items):
+            for kind, values in (("PHONE", contact.phones), ("EMAIL", contact.emails)):
+                if values:
+                    commands[f"{kind[0]}{n}"] = command(mapping.DUPLICATES, {
+                        "entity_type": "CONTACT", "type": kind, "values": values[:mapping.DUPLICATE_VALUES]})
+            if not contact.phones and not contact.emails and (contact.first_name or contact.last_name):
+                commands[f"N{n}"] = command(mapping.CONTACT_LIST, {"select": ["ID"], "filter": {
+                    "NAME": contact.first_name, "LAST_NAME": contact.last_name,
+                    ">=DATE_CREATE": since.isoformat(timespec="seconds")}})
+        ids = self._raise_first(self._run(commands))
+        candidates: dict[int, set[str]] = {}
+        for cmd, result in ids.items():
+            found = ([str(row["ID"]) for row in result if isinstance(row, dict)] if cmd[0] == "N"
+                     else mapping.duplicate_ids(result))
+            candidates.setdefault(int(cmd[1:]), set()).update(found)
+        wanted = sorted({i for found in candidates.values() for i in found}, key=int)
+        rows = self._raise_first(self._run({i: command(mapping.CONTACT_GET, {"id": i}) for i in wanted}))
+        matches: dict[str, list[str]] = {}
+        for n, (key, contact, since) in enumerate(items):
+            ours = [i for i in sorted(candidates.get(n, ()), key=int) if isinstance(rows.get(i), dict)
+                    and (mapping.created_at(rows[i]) or since) >= since
+                    and card_matches(contact, mapping.contact_from_b24(rows[i]))]
+            if ours:
+                matches[key] = ours
+        return matches
+
+    def find_deals(self, items: list[tuple[str, CrmDeal, dt.datetime]]) -> dict[str, list[str]]:
+        """By the ``ORIGIN_ID`` every deal we create carries: ``crm.deal.list`` with ``@ORIGIN_ID``,
+        50 keys a command, all in one batch. A failed lookup raises."""
+        origins = sorted({deal.origin for _, deal, _ in items if deal.origin})
+        chunks = [origins[i:i + mapping.LIST_PAGE] for i in range(0, len(origins), mapping.LIST_PAGE)]
+        listed = self._raise_first(self._run({str(n): command(mapping.DEAL_LIST, {
+            "select": ["ID", "ORIGIN_ID"], "order": {"ID": "ASC"},
+            "filter": {"ORIGINATOR_ID": mapping.ORIGINATOR, "@ORIGIN_ID": chunk}}) for n, chunk in enumerate(chunks)}))
+        by_origin: dict[str, list[str]] = {}
+        for rows in listed.values():
+            for row in rows if isinstance(rows, list) else []:
+                by_origin.setdefault(str(row.get("ORIGIN_ID")), []).append(str(row["ID"]))
+        return {key: sorted(by_origin[deal.origin], key=int) for key, deal, _ in items if by_origin.get(deal.origin)}
 
     def upsert_deals(self, items: list[tuple[str, CrmDeal, str]]) -> Written:
         """Deal + its product rows in one batch (25 deals a request)."""

@@ -6,7 +6,10 @@
 - Classic methods: ``crm.contact.add|update|get|list``, ``crm.deal.add|update|get|list``,
   ``crm.deal.productrows.set|get``, ``crm.category.list``, ``crm.status.list``,
   ``crm.timeline.comment.add``, ``crm.contact.userfield.list|add``,
-  ``crm.deal.userfield.list|add``, ``crm.activity.todo.add`` (a manager's to-do on a contact,
+  ``crm.deal.userfield.list|add``, ``crm.duplicate.findbycomm`` (``{entity_type, type: PHONE|EMAIL,
+  values: [≤ 20]}`` → ``{"CONTACT": [ids]}``, the 20 oldest, phone extensions ignored —
+  apidocs.bitrix24.com/api-reference/crm/duplicates/crm-duplicate-find-by-comm.html),
+  ``crm.activity.todo.add`` (a manager's to-do on a contact,
   ``ownerTypeId`` 3, or a deal, 2: ``ownerTypeId``, ``ownerId``, ``deadline`` required → ``100``;
   an unknown item → ``NOT_FOUND``; a bad date → ``WRONG_DATETIME_FORMAT``; answers ``{"id"}``;
   without ``responsibleId`` it is the calling user's — apidocs.bitrix24.com/api-reference/crm/
@@ -16,7 +19,12 @@
   creator unless given). Multi-fields (PHONE, EMAIL): an item with ``ID`` replaces that value,
   ``{ID, DELETE: "Y"}`` removes it, an item without ``ID`` is appended. ``UF_CRM_*`` user
   fields are written by ``add``/``update`` (an update changes only the keys it names, "" empties
-  one); ``*.get`` answers every user field of the entity, ``null`` when empty.
+  one); ``*.get`` answers every user field of the entity, ``null`` when empty. ``*.list`` takes
+  ``filter`` keys with the documented prefixes (``>= > <= < @ !@ % =% = != !``; multi-fields
+  match a value exactly), ``order`` and ``select`` (b24restdocs crm-deal-list.md,
+  crm-contact-list.md); ``DATE_CREATE``/``DATE_MODIFY`` are ISO 8601 in the portal's +03:00;
+  ``ORIGINATOR_ID``/``ORIGIN_ID`` are stored like any field. ``state()["methods"]`` lists the
+  methods run, batch commands one by one.
 - Deal categories 0 "Общая", 1–3 (Lime purchases, passes, bookings) and 4–6 (event ideas,
   events, ticket sales); stages ``C{n}:NEW|PREPARATION|[EXECUTING|]WON|LOSE`` with names
   from ``crm.status.list``.
@@ -36,6 +44,7 @@ import json
 import re
 import secrets
 import time
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -77,6 +86,47 @@ def _listify(node: Any) -> Any:
     return node
 
 
+FILTER_PREFIXES = ("!@", ">=", "<=", "!=", "=%", "%=", "@", ">", "<", "%", "=", "!")
+
+
+def _sortable(value: Any) -> Any:
+    """Numbers as numbers, ISO times as times, the rest as text: how the portal's SQL compares."""
+    if isinstance(value, int | float):
+        return (0, value, "")
+    text = "" if value is None else str(value)
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return (0, float(text), "")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return (1, 0, text)
+    return (0, (moment if moment.tzinfo else moment.replace(tzinfo=PORTAL_TZ)).timestamp(), "")
+
+
+def _passes(row: dict[str, Any], key: str, wanted: Any) -> bool:
+    """One ``filter`` entry of a ``*.list`` (prefixes as crm.deal.list / crm.contact.list document
+    them); multi-fields (PHONE, EMAIL) match one of their values exactly."""
+    prefix = next((p for p in FILTER_PREFIXES if key.startswith(p)), "")
+    field = key[len(prefix):]
+    value = row.get(field)
+    values = [v.get("VALUE") for v in value if isinstance(v, dict)] if field in MULTI else [value]
+    if prefix in ("@", "!@"):
+        options = {str(v) for v in (wanted if isinstance(wanted, list) else [wanted])}
+        return any(str(v) in options for v in values) == (prefix == "@")
+    if prefix in ("%", "=%", "%="):
+        pattern = str(wanted) if prefix != "%" else f"%{wanted}%"
+        regex = "^" + ".*".join(re.escape(part) for part in pattern.split("%")) + "$"
+        return any(re.match(regex, str(v or ""), re.IGNORECASE | re.DOTALL) for v in values)
+    if prefix in ("!", "!="):
+        return all(str(v if v is not None else "") != str(wanted) for v in values)
+    if prefix in (">", ">=", "<", "<="):
+        if value in (None, ""):
+            return False  # SQL: an empty field compares false
+        left, right = _sortable(value), _sortable(wanted)
+        return {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[prefix]
+    return any(str(v if v is not None else "") == str(wanted) for v in values)
+
+
 class Bitrix24Emulator(Emulator):
     name = "bitrix24"
 
@@ -100,6 +150,7 @@ class Bitrix24Emulator(Emulator):
         self.level, self.level_at = 0.0, time.monotonic()
         self.time_limited = 0
         self.stats = {"requests": 0, "503": 0, "429": 0, "commands": 0}
+        self.method_log: deque[str] = deque(maxlen=500)  # REST methods run, batch commands one by one
         self.seq: dict[str, int] = {}
         self.contacts: dict[int, dict[str, Any]] = {}
         self.deals: dict[int, dict[str, Any]] = {}
@@ -141,7 +192,7 @@ class Bitrix24Emulator(Emulator):
                 "product_rows": self.product_rows, "products": list(self.products.values()),
                 "comments": self.comments, "activities": list(self.activities.values()),
                 "userfields": self.userfields,
-                "stats": dict(self.stats), "events_sent": len(self.events)}
+                "stats": dict(self.stats), "events_sent": len(self.events), "methods": list(self.method_log)}
 
     def control(self, spec: dict[str, Any]) -> None:
         if "burst" in spec:
@@ -285,11 +336,13 @@ class Bitrix24Emulator(Emulator):
     # ----------------------------------------------------------------- methods
     def _method(self, method: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         self.stats["commands"] += 1
+        self.method_log.append(method)
         entity_methods = {
             "crm.contact.add": lambda: (self._add("contact", p), {}),
             "crm.contact.update": lambda: (self._update("contact", p), {}),
             "crm.contact.get": lambda: (self._get("contact", p), {}),
             "crm.contact.list": lambda: self._list("contact", p),
+            "crm.duplicate.findbycomm": lambda: (self._duplicates(p), {}),
             "crm.deal.add": lambda: (self._add("deal", p), {}),
             "crm.deal.update": lambda: (self._update("deal", p), {}),
             "crm.deal.get": lambda: (self._get("deal", p), {}),
@@ -390,12 +443,15 @@ class Bitrix24Emulator(Emulator):
         return {**{f["FIELD_NAME"]: None for f in self.userfields[entity]}, **row}
 
     def _list(self, entity: str, p: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        rows = sorted(self._store(entity).values(), key=lambda r: r["ID"])
+        """``filter`` with the documented key prefixes, ``order`` and ``select`` (ID always)."""
         filt = p.get("filter") if isinstance(p.get("filter"), dict) else {}
-        if filt.get(">ID") is not None:
-            rows = [r for r in rows if r["ID"] > int(filt[">ID"])]
-        if filt.get(">DATE_MODIFY"):
-            rows = [r for r in rows if r["DATE_MODIFY"] > str(filt[">DATE_MODIFY"])]
+        rows = [r for r in self._store(entity).values() if all(_passes(r, k, v) for k, v in filt.items())]
+        order = p.get("order") if isinstance(p.get("order"), dict) and p.get("order") else {"ID": "ASC"}
+        for field, direction in reversed(list(order.items())):
+            rows.sort(key=lambda r, f=field: _sortable(r.get(f)), reverse=str(direction).upper() == "DESC")
+        select = [str(f) for f in p.get("select") or [] if f]
+        if select and "*" not in select:
+            rows = [{k: v for k, v in r.items() if k == "ID" or k in select} for r in rows]
         start = int(p.get("start", 0) or 0)
         if start == -1:
             return rows[:PAGE], {}
@@ -413,6 +469,27 @@ class Bitrix24Emulator(Emulator):
         if start + PAGE < len(rows):
             extra["next"] = start + PAGE
         return rows[start:start + PAGE], extra
+
+    def _duplicates(self, p: dict[str, Any]) -> Any:
+        """``crm.duplicate.findbycomm``: ids of the contacts holding any of ``values`` (≤ 20) of
+        ``type`` PHONE (digits compared, the extension ignored) or EMAIL (case ignored), the 20
+        oldest; ``{"CONTACT": [...]}``, or ``[]`` when none. Only contacts are stored here, so a
+        LEAD or COMPANY search finds nothing."""
+        kind, values = str(p.get("type") or "").upper(), p.get("values")
+        if kind not in MULTI or not isinstance(values, list) or not values:
+            raise ApiError("INVALID_ARG_VALUE", "type (PHONE or EMAIL) and values are required")
+        if len(values) > 20:
+            raise ApiError("INVALID_ARG_VALUE", "Too many values: 20 at most")
+        entity = str(p.get("entity_type") or "CONTACT").upper()
+
+        def key(value: Any) -> str:
+            text = str(value or "").split(";", 1)[0].split(",", 1)[0]  # an extension after ; or ,
+            return re.sub(r"\D", "", text) if kind == "PHONE" else text.strip().lower()
+
+        wanted = {key(v) for v in values} - {""}
+        found = sorted(row_id for row_id, row in self.contacts.items()
+                       if any(key(v.get("VALUE")) in wanted for v in row.get(kind) or []))[:20]
+        return {"CONTACT": found} if found and entity in ("CONTACT", "") else []
 
     def _product_add(self, p: dict[str, Any]) -> int:
         fields = p.get("fields")
@@ -505,7 +582,8 @@ class Bitrix24Emulator(Emulator):
 
     @staticmethod
     def _now() -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%S+03:00", time.localtime())
+        """The portal's time with its offset, as DATE_CREATE / DATE_MODIFY are answered."""
+        return dt.datetime.now(PORTAL_TZ).isoformat(timespec="seconds")
 
     # ----------------------------------------------------------------- events
     def _event(self, event: str, entity_id: int) -> None:

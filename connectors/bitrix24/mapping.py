@@ -31,6 +31,25 @@ Assumed (not in what could be read):
   same batch and passes it.
 - ``title`` is the first line of our text and ``description`` the whole text.
 
+Finding what a create whose answer was lost made (confirmed from public sources):
+
+- ``crm.duplicate.findbycomm {entity_type: "CONTACT", type: "PHONE"|"EMAIL", values: [≤ 20]}``
+  answers the ids of contacts holding any of those values, ``{"CONTACT": [ids]}``; at most 20
+  per entity type, the oldest 20; the phone extension is not compared —
+  https://apidocs.bitrix24.com/api-reference/crm/duplicates/crm-duplicate-find-by-comm.html ,
+  https://dev.1c-bitrix.ru/rest_help/crm/auxiliary/duplicates/crm_duplicate_findbycomm.php .
+- A deal's ``ORIGINATOR_ID`` ("identifier of the data source") and ``ORIGIN_ID`` ("identifier of
+  the element in the data source"), both strings "used only for linking to an external source"
+  (github.com/bitrix24/b24restdocs api-reference/crm/deals/crm-deal-add.md): a new deal gets
+  ``ORIGINATOR_ID = "hub"`` and ``ORIGIN_ID`` = what it stands for ("pass:7"), and is found again
+  by ``crm.deal.list {filter: {ORIGINATOR_ID, "@ORIGIN_ID": [...]}}`` (``@`` = IN; list filter
+  prefixes ``>= > <= < @ !@ % = != !`` — crm-deal-list.md); ``DATE_CREATE`` is ISO 8601 with the
+  portal's offset.
+- Assumed: ``findbycomm`` answers an empty array (``[]``, PHP's empty result) when nothing
+  matches, and compares phones by their digits. Contacts get no ORIGIN_ID: for contacts the docs
+  tie those fields to "protecting data from overwriting by the external system", a behaviour we
+  do not want on cards managers edit.
+
 Deal user fields (the CRM's own field ids: ``CrmDeal.field_values``, ``set_deal_fields``):
 
 - Written as ``UF_CRM_*`` keys of ``fields`` in ``crm.deal.add`` / ``crm.deal.update``
@@ -48,13 +67,18 @@ Deal user fields (the CRM's own field ids: ``CrmDeal.field_values``, ``set_deal_
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmTask
 
 CONTACT_ADD, CONTACT_UPDATE, CONTACT_GET = "crm.contact.add", "crm.contact.update", "crm.contact.get"
-DEAL_ADD, DEAL_UPDATE, DEAL_GET = "crm.deal.add", "crm.deal.update", "crm.deal.get"
+CONTACT_LIST, DUPLICATES = "crm.contact.list", "crm.duplicate.findbycomm"
+DEAL_ADD, DEAL_UPDATE, DEAL_GET, DEAL_LIST = "crm.deal.add", "crm.deal.update", "crm.deal.get", "crm.deal.list"
+ORIGINATOR = "hub"  # our deals' ORIGINATOR_ID; their ORIGIN_ID is the hub key they stand for
+DUPLICATE_VALUES = 20  # values per findbycomm call
+LIST_PAGE = 50  # a *.list answers 50 a page: as many origins per command
 DEAL_ROWS, PRODUCT_ADD = "crm.deal.productrows.set", "crm.product.add"
 COMMENT_ADD = "crm.timeline.comment.add"
 TODO_ADD = "crm.activity.todo.add"
@@ -62,6 +86,7 @@ OWNER_TYPES = {"contact": 3, "deal": 2}  # CRM object type ids
 OWNER_GET = {"contact": CONTACT_GET, "deal": DEAL_GET}
 MANAGER = "ASSIGNED_BY_ID"  # a contact's / deal's responsible user
 TITLE_MAX = 255
+ENTITY_ID = re.compile(r"[0-9]{1,19}")
 EVENTS = {
     "ONCRMCONTACTADD": ("contact", "add"), "ONCRMCONTACTUPDATE": ("contact", "update"),
     "ONCRMCONTACTDELETE": ("contact", "delete"), "ONCRMDEALADD": ("deal", "add"),
@@ -110,6 +135,8 @@ def deal_fields(deal: CrmDeal, field_names: dict[str, str], update: bool = False
     fields: dict[str, Any] = {"TITLE": deal.title[:255], "OPPORTUNITY": str(deal.amount), "CURRENCY_ID": "RUB"}
     if not update:  # an update never moves the deal: the manager owns its stage
         fields.update(CATEGORY_ID=deal.pipeline_id, STAGE_ID=deal.stage_id)
+        if deal.origin:  # how a create whose answer was lost is found again
+            fields.update(ORIGINATOR_ID=ORIGINATOR, ORIGIN_ID=deal.origin)
     if deal.contact_external_id:
         fields["CONTACT_ID"] = deal.contact_external_id
     for role, text in deal.fields.items():
@@ -126,6 +153,21 @@ def deal_field_values(values: dict[str, str]) -> dict[str, str]:
     if wrong:
         raise ValueError(f"Bitrix24: {', '.join(map(repr, wrong))} is not a deal user field (UF_CRM_…)")
     return {str(name): str(text) for name, text in values.items()}
+
+
+def created_at(data: dict[str, Any]) -> dt.datetime | None:
+    """``DATE_CREATE`` (ISO 8601 with the portal's offset) as an aware time; None when absent."""
+    try:
+        moment = dt.datetime.fromisoformat(str(data.get("DATE_CREATE") or ""))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def duplicate_ids(result: Any) -> list[str]:
+    """``crm.duplicate.findbycomm``'s contact ids (``[]`` when it found nothing)."""
+    found = result.get("CONTACT") if isinstance(result, dict) else None
+    return [str(i) for i in found] if isinstance(found, list) else []
 
 
 def product_rows(deal: CrmDeal) -> list[dict[str, Any]]:
@@ -181,8 +223,8 @@ def event_from_form(form: dict[str, str]) -> CrmEvent | None:
     if not known:
         return None
     entity_id = str(form.get("data[FIELDS][ID]") or "")
-    if not entity_id.isdigit():
-        raise ValueError(f"{form.get('event')} without a numeric data[FIELDS][ID]")
+    if not ENTITY_ID.fullmatch(entity_id):  # Bitrix24 ids are integers; "²" or 5,000 digits are not
+        raise ValueError(f"{str(form.get('event'))[:40]} without a numeric data[FIELDS][ID]")
     entity, action = known
     data = {k: v for k, v in form.items() if k.startswith("data[") or k in ("event", "ts")}
     return CrmEvent(entity=entity, action=action, external_id=str(entity_id), data=data)

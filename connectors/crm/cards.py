@@ -129,6 +129,16 @@ def card_values(card: CrmContact) -> dict[str, Any]:
                            "emails": card.emails})
 
 
+def card_matches(card: CrmContact, data: dict[str, Any]) -> bool:
+    """Their contact (neutral shape) is this card's person by the hub's own keys: a shared phone or
+    e-mail; a card with neither, by its exact name. How a lost create is recognised."""
+    ours, theirs = card_values(card), neutral_values(data)
+    if ours["phones"] or ours["emails"]:
+        return bool(set(ours["phones"]) & set(theirs["phones"]) or set(ours["emails"]) & set(theirs["emails"]))
+    name = (ours["first_name"], ours["last_name"])
+    return any(name) and name == (theirs["first_name"], theirs["last_name"])
+
+
 def purchase_deals(purchase: Purchase, route: dict[str, str], per: str) -> list[CrmDeal]:
     """One deal per ticket line (default), or one per receipt."""
     lines = list(purchase.lines.select_related("product").order_by("pk"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, Preorder
 from connectors.base.connector import Connector
-from connectors.crm import cards
+from connectors.crm import cards, recovery
 from connectors.crm.port import CrmContact, CrmDeal, CrmEvent, CrmPort, CrmProduct, CrmTask
 from connectors.crm.setup import TRIGGERS
 from events.models import EventDate, EventSetup, EventTemplate, TicketSale
@@ -182,12 +183,18 @@ class CrmConnector(Connector):
                 return PushResult(ok=False, retryable=False, error="no pipeline is routed for requests")
             known = self._live_refs(connection, "client_request", [request.pk]).get(request.pk, "")
             deal = CrmDeal(title=request.title or f"Заявка #{request.pk} ({request.source})",
-                           contact_external_id=contact_id, **route)
-            written = port.upsert_deals([("r", deal, known)])
+                           contact_external_id=contact_id, origin=f"client_request:{request.pk}", **route)
+            identity = ("client_request", request.pk)
+            sent = {} if known else recovery.creates_unconfirmed(connection, [identity])
+            found = self._deals_found(connection, port, [("r", deal, identity)] if sent else [], sent)
+            if not known and not found:
+                recovery.creates_sending(connection, [identity])
+            written = port.upsert_deals([("r", deal, known or found.get(identity, ""))])
             if "r" not in written.ids:
                 raise written.errors.get("r") or FatalError("the CRM did not create the request's deal")
             external_ref_link(connection, "client_request", request.pk, written.ids["r"])
             if not known:
+                recovery.creates_confirmed(connection, [identity])
                 crm_deals_created(connection, [CrmDealView(id=written.ids["r"], pipeline_id=deal.pipeline_id,
                                                            stage_id=deal.stage_id, title=deal.title,
                                                            contact_id=contact_id)])
@@ -278,8 +285,21 @@ class CrmConnector(Connector):
             items.append((str(row.pk), cards.contact_card(contact, connection.time_zone), refs.get(contact.pk, "")))
         if not items:
             return results
-        written = port.upsert_contacts(items)
         by_row = {row.pk: row for row in rows}
+        new = {by_row[int(key)].target_id: card for key, card, ext in items if not ext}
+        sent = recovery.creates_unconfirmed(connection, [("contact", pk) for pk in new])
+        try:
+            found = self._contacts_found(connection, port, new, sent)
+        except SyncError as exc:  # not known whether they exist: a create now could make a second one
+            unsure = {pk for _, pk in sent}
+            results.update({int(key): self._failure(exc) for key, _, _ in items
+                            if by_row[int(key)].target_id in unsure})
+            items = [item for item in items if by_row[int(item[0])].target_id not in unsure]
+            found = {}
+        items = [(key, card, ext or found.get(by_row[int(key)].target_id, "")) for key, card, ext in items]
+        recovery.creates_sending(connection, [("contact", by_row[int(key)].target_id)
+                                              for key, _, ext in items if not ext])
+        written = port.upsert_contacts(items)
         links = []
         for key, card, _ in items:
             if key in written.ids and key not in written.errors:
@@ -290,7 +310,22 @@ class CrmConnector(Connector):
                 results[int(key)] = self._failure(written.errors.get(key) or FatalError("no answer"))
         # Linked now, not after the batch: deals in this same batch must find them.
         external_refs_link_many(connection, links)
+        recovery.creates_confirmed(connection, [("contact", local) for _, local, _, _ in links if local in new])
         return results
+
+    @staticmethod
+    def _contacts_found(connection: Connection, port: CrmPort, new: dict[int, CrmContact],
+                        sent: dict[recovery.Key, dt.datetime]) -> dict[int, str]:
+        """Their ids of contacts about to be created that an earlier, unanswered create (``sent``:
+        when) already made."""
+        if not sent:
+            return {}
+        found = port.find_contacts([(str(pk), new[pk], since) for (_, pk), since in sent.items() if pk in new])
+        claimed = recovery.candidates_claim(connection, ["contact"],
+                                            {("contact", int(key)): ids for key, ids in found.items()})
+        if claimed:
+            log.info("%s CRM contact(s) made by an unanswered earlier create found and linked", len(claimed))
+        return {pk: ext for (_, pk), ext in claimed.items()}
 
     def _ensure_contact(self, connection: Connection, port: CrmPort, contact: Contact | None) -> str:
         """A deal needs its contact in the CRM first; created (and remembered) on the spot."""
@@ -300,11 +335,16 @@ class CrmConnector(Connector):
         if known:
             return known
         card = cards.contact_card(cards.contacts_for_cards([contact.pk])[contact.pk], connection.time_zone)
-        written = port.upsert_contacts([("c", card, "")])
+        sent = recovery.creates_unconfirmed(connection, [("contact", contact.pk)])
+        found = self._contacts_found(connection, port, {contact.pk: card}, sent).get(contact.pk, "")
+        if not found:
+            recovery.creates_sending(connection, [("contact", contact.pk)])
+        written = port.upsert_contacts([("c", card, found)])
         if "c" not in written.ids:
             raise written.errors.get("c") or FatalError("the CRM did not create the deal's contact")
         external_ref_link(connection, "contact", contact.pk, written.ids["c"],
                           digest=fingerprint(cards.card_values(card)))
+        recovery.creates_confirmed(connection, [("contact", contact.pk)])
         return written.ids["c"]
 
     def _push_deals(self, connection: Connection, port: CrmPort, rows: list[Outbox]) -> dict[int, PushResult]:
@@ -327,6 +367,7 @@ class CrmConnector(Connector):
                 continue
             for n, (deal, ref_kind, local_id) in enumerate(built):
                 key = f"{row.pk}:{n}"
+                deal.origin = f"{ref_kind}:{local_id}"
                 items.append((key, deal, ""))
                 identity[key] = (ref_kind, local_id)
                 keys_of.setdefault(row.pk, []).append(key)
@@ -337,14 +378,28 @@ class CrmConnector(Connector):
         for ref_kind in {kind for kind, _ in identity.values()}:  # one query per kind, not per deal
             ids = [local for kind, local in identity.values() if kind == ref_kind]
             known.update({(ref_kind, local): ext for local, ext in self._live_refs(connection, ref_kind, ids).items()})
+        fresh = {identity[key] for key, _, _ in items if identity[key] not in known}  # to create (or find)
+        sent = recovery.creates_unconfirmed(connection, fresh)
+        try:
+            found = self._deals_found(connection, port, [(key, deal, identity[key]) for key, deal, _ in items
+                                                         if identity[key] in sent], sent)
+        except SyncError as exc:  # not known whether they exist: a create now could make a second one
+            unsure = {row_pk for row_pk, keys in keys_of.items() if any(identity[k] in sent for k in keys)}
+            results.update({row_pk: self._failure(exc) for row_pk in unsure})
+            keys_of = {row_pk: keys for row_pk, keys in keys_of.items() if row_pk not in unsure}
+            items = [item for item in items if int(item[0].split(":")[0]) not in unsure]
+            found = {}
+        known.update(found)
         items = [(key, deal, known.get(identity[key], "")) for key, deal, _ in items]
+        recovery.creates_sending(connection, [identity[key] for key, _, ext in items if not ext])
         written = port.upsert_deals(items)
         external_refs_link_many(connection, [(identity[k][0], identity[k][1], ext, "")
                                              for k, ext in written.ids.items() if k in identity])
         crm_deals_created(connection, [CrmDealView(id=written.ids[key], pipeline_id=deal.pipeline_id,
                                                    stage_id=deal.stage_id, title=deal.title, amount=str(deal.amount),
                                                    contact_id=deal.contact_external_id)
-                                       for key, deal, ext in items if not ext and key in written.ids])
+                                       for key, deal, _ in items if identity[key] in fresh and key in written.ids])
+        recovery.creates_confirmed(connection, [identity[k] for k in written.ids if identity.get(k) in fresh])
         for row_pk, keys in keys_of.items():
             failed = [written.errors[k] for k in keys if k in written.errors or k not in written.ids]
             if failed or any(k not in written.ids for k in keys):
@@ -352,6 +407,21 @@ class CrmConnector(Connector):
             else:
                 results[row_pk] = PushResult(ok=True, external_id=written.ids[keys[0]])
         return results
+
+    @staticmethod
+    def _deals_found(connection: Connection, port: CrmPort, new: list[tuple[str, CrmDeal, recovery.Key]],
+                     sent: dict[recovery.Key, dt.datetime]) -> dict[recovery.Key, str]:
+        """Deals about to be created (key, deal, what it stands for) that an earlier, unanswered
+        create (``sent``: when) already made → their ids."""
+        if not new:
+            return {}
+        found = port.find_deals([(key, deal, sent[identity]) for key, deal, identity in new])
+        wanted = {key: identity for key, _, identity in new}
+        claimed = recovery.candidates_claim(connection, (*DEAL_REF_KINDS, "client_request"),
+                                            {wanted[key]: ids for key, ids in found.items() if key in wanted})
+        if claimed:
+            log.info("%s CRM deal(s) made by an unanswered earlier create found and linked", len(claimed))
+        return claimed
 
     def _attach_products(self, connection: Connection, port: CrmPort, deals: list[CrmDeal]) -> None:
         """Each hub product becomes one CRM catalog product, made once and reused, so the CRM
@@ -426,9 +496,19 @@ class CrmConnector(Connector):
 
     @staticmethod
     def version_of(event: CrmEvent) -> str:
-        """The whole event body: a move A→B→A→B or two edits in one second stay distinct,
-        while a redelivery of the very same body is one event."""
-        return fingerprint(event.data)[:24]
+        """Every delivery is an event of its own. A body does not tell a repeat from a new change:
+        a minimal stage hook (id, stage, old stage) of the second move A → B, or an edit back to A
+        within the second of the first, is byte for byte the earlier body — dropped as a repeat,
+        that change would never reach the hub. Each is processed by reading what the CRM holds
+        now, so a true redelivery costs one read and changes nothing."""
+        return f"{fingerprint(event.data)[:16]}:{uuid.uuid4().hex[:16]}"
+
+    def inbox_lock_name(self, row: Inbox) -> str:
+        """Events of one CRM contact or deal are read and applied one at a time."""
+        entity, external_id = row.payload.get("entity"), row.payload.get("id")
+        if row.kind == "crm.other" or not entity or not external_id:
+            return ""
+        return f"crm:{row.connection_id}:{entity}:{external_id}"
 
     def unrouted(self, raw: dict[str, str]) -> list[InboundEvent]:
         """Authenticated events we do not act on (notes, companies, leads…) are kept and

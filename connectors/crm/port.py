@@ -48,6 +48,7 @@ class CrmDeal:
     products: list[CrmProductRow] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)  # hub role → text, mapped by the connection's settings
     field_values: dict[str, str] = field(default_factory=dict)  # their deal field id → text, as is
+    origin: str = ""  # what it stands for in the hub ("pass:7"): a CRM that stores an external id keeps it
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,18 @@ class CrmPort(Protocol):
 
     def get_contacts(self, external_ids: list[str]) -> dict[str, dict[str, Any] | None]:
         """Many contacts at once (neutral shape; None for one deleted in the CRM)."""
+
+    def find_contacts(self, items: list[tuple[str, CrmContact, dt.datetime]]) -> dict[str, list[str]]:
+        """Contacts an earlier create may have made though its answer was lost: (key, the contact as
+        we create it, when that create was first sent) → their ids, oldest first, of contacts made
+        since then with one of its phones or e-mails (its exact name when it has neither). Asked
+        only on a retry; a key with no candidate is left out."""
+
+    def find_deals(self, items: list[tuple[str, CrmDeal, dt.datetime]]) -> dict[str, list[str]]:
+        """Deals an earlier create may have made though its answer was lost: (key, the deal as we
+        create it, when that create was first sent) → their ids, oldest first: by ``origin`` where
+        the CRM keeps an external id, else deals made since then in the same pipeline with the same
+        title, amount and contact. Asked only on a retry; a key with no candidate is left out."""
 
     def get_deal(self, external_id: str) -> dict[str, Any] | None:
         """Their deal, neutral: id, title, pipeline_id, stage_id, amount, contact_id, fields

@@ -168,3 +168,30 @@ def test_notes_in_bulk_name_their_entity_in_each_item(amo):
                             json=[{"entity_id": first, "note_type": "common", "params": {"text": "не сделка"}}])
     assert unknown.status_code == 400 and unknown.json()["validation-errors"][0]["errors"][0]["path"] == "entity_id"
     assert len(amo.app.state()["notes"]) == 2
+
+
+def test_query_searches_filled_fields_and_lead_filters_narrow_the_list(amo):
+    token = amo.app.state()["credentials"]["long_lived_token"]
+    requests.post(f"{amo.url}/_emulator/faults", json={"per_token_limit": 100, "account_limit": 100}, timeout=5)
+    phone = [{"field_code": "PHONE", "values": [{"value": "+79120005501", "enum_code": "MOB"}]}]
+    contacts = requests.post(f"{amo.url}/api/v4/contacts", headers=_auth(token), timeout=5, json=[
+        {"first_name": "Анна", "last_name": "Ли", "custom_fields_values": phone}, {"first_name": "Борис"}]).json()
+    anna = contacts["_embedded"]["contacts"][0]["id"]
+
+    def search(entity, **params):
+        answer = requests.get(f"{amo.url}/api/v4/{entity}", params=params, headers=_auth(token), timeout=5)
+        return [] if answer.status_code == 204 else [row["id"] for row in answer.json()["_embedded"][entity]]
+
+    assert search("contacts", query="+79120005501") == [anna]  # a custom field value…
+    assert search("contacts", query="анна") == [anna]  # …or a name, case ignored
+    assert search("contacts", query="+79990000000") == []  # nothing found: 204
+    leads = requests.post(f"{amo.url}/api/v4/leads", headers=_auth(token), timeout=5, json=[
+        {"name": "Билет", "price": 500, "pipeline_id": 3002, "_embedded": {"contacts": [{"id": anna}]}},
+        {"name": "Билет", "price": 500, "pipeline_id": 3003}, {"name": "Другое", "pipeline_id": 3002}]).json()
+    first, second, _ = (row["id"] for row in leads["_embedded"]["leads"])
+    made = amo.app.leads[first]["created_at"]
+    assert search("leads", **{"filter[name][]": ["Билет"], "filter[pipeline_id][]": [3002],
+                              "filter[created_at][from]": made, "with": "contacts"}) == [first]
+    assert search("leads", **{"filter[name][]": ["Билет", "Другое"], "order[id]": "desc"})[:2] == [
+        max(amo.app.leads), second]
+    assert search("leads", **{"filter[created_at][from]": made + 3600}) == []  # nothing made since

@@ -122,3 +122,36 @@ def test_todo_add_alone_and_in_a_batch_with_the_owners_manager(b24):
     assert (made["RESPONSIBLE_ID"], made["DESCRIPTION"], made["DEADLINE"]) == (
         "7", "Из батча", "2030-05-18T10:00:00+03:00")  # the contact's manager, by $result reference
     assert len(b24.app.state()["activities"]) == 2
+
+
+def test_findbycomm_and_list_filters_find_what_was_written(b24):
+    def call(method, **params):
+        answer = requests.post(_url(b24, method), json=params, timeout=5).json()
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    anna = call("crm.contact.add", fields={"NAME": "Анна", "PHONE": [{"VALUE": "+7 (912) 000-55-01"}],
+                                           "EMAIL": [{"VALUE": "Anna@Example.ru"}]})
+    call("crm.contact.add", fields={"NAME": "Борис", "PHONE": [{"VALUE": "+79120005502"}]})
+    # Phones by their digits, e-mails whatever their case; {"CONTACT": [ids]} or [] (PHP's empty result).
+    assert call("crm.duplicate.findbycomm", entity_type="CONTACT", type="PHONE",
+                values=["+79120005501", "+79990000000"]) == {"CONTACT": [anna]}
+    assert call("crm.duplicate.findbycomm", type="EMAIL", values=["anna@example.ru"]) == {"CONTACT": [anna]}
+    assert call("crm.duplicate.findbycomm", type="PHONE", values=["+79990000000"]) == []
+    too_many = requests.post(_url(b24, "crm.duplicate.findbycomm"), timeout=5,
+                             json={"type": "PHONE", "values": [str(n) for n in range(21)]}).json()
+    assert too_many["error"]
+    deals = [call("crm.deal.add", fields={"TITLE": f"Сделка {n}", "CATEGORY_ID": 1, "ORIGINATOR_ID": "hub",
+                                          "ORIGIN_ID": f"pass:{n}"}) for n in range(3)]
+    found = call("crm.deal.list", filter={"ORIGINATOR_ID": "hub", "@ORIGIN_ID": ["pass:0", "pass:2"]},
+                 select=["ID", "ORIGIN_ID"], order={"ID": "DESC"})
+    assert found == [{"ID": deals[2], "ORIGIN_ID": "pass:2"}, {"ID": deals[0], "ORIGIN_ID": "pass:0"}]
+    created = call("crm.deal.get", id=deals[0])["DATE_CREATE"]  # ISO 8601 with the portal's offset
+    assert created.endswith("+03:00")
+    assert len(call("crm.deal.list", filter={">=DATE_CREATE": created, "%TITLE": "сделка"})) == 3
+    assert call("crm.deal.list", filter={">DATE_CREATE": "2999-01-01T00:00:00+00:00"}) == []
+    assert [row["ID"] for row in call("crm.contact.list", filter={"PHONE": "+79120005502"})] == [anna + 1]
+    # Inside a batch too, as the query strings the adapters send.
+    batch = call("batch", halt=0, cmd={"d": "crm.duplicate.findbycomm?type=PHONE&values[0]=79120005501"})
+    assert batch["result"]["d"] == {"CONTACT": [anna]}
+    assert b24.app.state()["methods"][-1] == "crm.duplicate.findbycomm"
