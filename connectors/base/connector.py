@@ -74,6 +74,12 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default; override 
         outside any transaction, before ``handle_inbox``; its answer is passed there."""
         return None
 
+    def inbox_lock_name(self, row: Inbox) -> str:
+        """The remote record this event is about, when it is read from the system at processing
+        time: events of one record are then processed one at a time (an older read must not be
+        applied after a newer one). "" = no such ordering needed."""
+        return ""
+
     def handle_inbox(self, row: Inbox, fetched: Any = None) -> Any:
         """Apply one stored event to the domain (runs in a transaction, in a task)."""
         raise NotImplementedError(f"{self.title} has no inbox handler")

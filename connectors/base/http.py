@@ -80,9 +80,12 @@ class HttpClient:
         kwargs.setdefault("timeout", self.timeout)
         extra_headers = kwargs.pop("headers", None) or {}
         for attempt in range(self.max_inline_retries + 1):
+            # Headers first: a token refresh may wait on a lock, and a slot taken before that wait
+            # would reach the provider late, in its next window, on top of that window's own calls.
+            headers = {**self.auth_headers(), **extra_headers}
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
-            response = self._send(method, url, headers={**self.auth_headers(), **extra_headers}, **kwargs)
+            response = self._send(method, url, headers=headers, **kwargs)
             if response.status_code in (429, 503):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if retry_after is None:

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from limits import parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -23,9 +24,18 @@ class RateLimitTimeout(RateLimited):
     """Waited longer than allowed for a free slot: the work is retried later, like a 429."""
 
 
+class LimiterUnavailable(RateLimited):
+    """The limiter's store (Redis) did not answer, so nobody can tell whether a slot is free:
+    the work is retried later like after a 429, without using up attempts. A typed SyncError,
+    so a connector keeps what the requests before this one already wrote."""
+
+
 @lru_cache(maxsize=4)
 def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(storage_from_string(storage_uri))
+    # Timeouts: a Redis that hangs (not refuses) must fail the acquire, not hold a worker past
+    # its outbox lease.
+    options = {"socket_timeout": 5, "socket_connect_timeout": 5} if storage_uri.startswith("redis") else {}
+    return MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True, **options))
 
 
 def storage_uri() -> str:
@@ -51,6 +61,13 @@ class RateLimiter:
         return self.limiter.hit(self.item, "hub", self.key)
 
     def acquire(self, timeout: float = 60.0) -> None:
+        try:
+            self._acquire(timeout)
+        except StorageError as exc:
+            raise LimiterUnavailable(f"rate limit store unavailable for {self.key}: "
+                                     f"{type(exc.storage_error).__name__}") from exc
+
+    def _acquire(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         if self.interval:
             wait = _last_call.get(self.key, 0.0) + self.interval - time.monotonic()

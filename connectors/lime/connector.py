@@ -3,6 +3,7 @@ receipts, passes and preorders through the Inbox; pushes contact edits and preor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from decimal import Decimal
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 # Pull order matters: products and clients before the receipts and passes that mention them.
 ENTITIES = ("Clients", "Checks", "Passes", "PreOrders")
+FULL_READ = "full read"  # the cursor holding when an unfinished full pull began ("" when none)
 KINDS = {"Clients": "lime.client", "Checks": "lime.check", "Passes": "lime.pass", "PreOrders": "lime.preorder"}
 
 
@@ -73,7 +75,7 @@ class LimeConnector(Connector):
     def pull(self, connection: Connection, *, full: bool = False, progress: Progress | None = None) -> PullReport:
         client = LimeClient(connection)
         report = PullReport()
-        started = timezone.now()
+        started = self._full_pass(connection, full)
         errors: list[SyncError] = []
         with external_ref_memo():
             for step in ["products", *ENTITIES]:
@@ -81,15 +83,34 @@ class LimeConnector(Connector):
                     if step == "products":
                         self._pull_products(connection, client, report)
                     else:
-                        self._pull_feed(connection, client, step, full, report, progress)
+                        self._pull_feed(connection, client, step, started is not None, report, progress)
                 except SyncError as exc:
                     errors.append(exc)
                     report.add(f"{step.lower()} failed")
         if errors:
             raise type(errors[0])("; ".join(str(e) for e in errors), retry_after=errors[0].retry_after)
-        if full:
+        if started is not None:
             self._mark_missing(connection, started, report)
+            cursor_set(connection, FULL_READ, "")
         return report
+
+    @staticmethod
+    def _full_pass(connection: Connection, full: bool) -> dt.datetime | None:
+        """When the full pass under way began, or None. A full pull is one pass over every feed
+        from its start; when a page fails, the pulls after it (full or not) carry the same pass on
+        from the cursors until it goes through, and only then is what it did not see marked
+        missing. Restarting instead would never end on a network that fails some page of
+        thousands, and a client deleted in Lime would never be noticed."""
+        begun = cursor_get(connection, FULL_READ)
+        if begun:
+            return dt.datetime.fromisoformat(begun)
+        if not full:
+            return None
+        now = timezone.now()
+        for entity in ENTITIES:
+            cursor_set(connection, entity, "")
+        cursor_set(connection, FULL_READ, now.isoformat())
+        return now
 
     def _pull_products(self, connection: Connection, client: LimeClient, report: PullReport) -> None:
         tree = client.goods_tree()
@@ -106,9 +127,10 @@ class LimeConnector(Connector):
 
     def _pull_feed(self, connection: Connection, client: LimeClient, entity: str, full: bool, report: PullReport,
                    progress: Progress | None) -> None:
-        """Keyset paging: resume strictly after the last (field, id) seen; edits come round again."""
+        """Keyset paging: resume strictly after the last (field, id) seen; edits come round again.
+        ``full``: part of a full pass (the clients seen are marked as still there)."""
         field, filter_key = mapping.FEEDS[entity]
-        cursor = {} if full else json.loads(cursor_get(connection, entity) or "{}")
+        cursor = json.loads(cursor_get(connection, entity) or "{}")  # a full pass cleared it when it began
         label = entity.lower()
         done = 0
         while True:

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable
+from contextlib import ExitStack
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from hub.locks import LockTimeout, named_lock
 from hub.models import Connection, Inbox
 from hub.sync import registry
 
@@ -24,6 +26,8 @@ RAW_BODY_LIMIT = 256 * 1024
 
 
 STUCK_AFTER = 300  # seconds a "received" row may wait for its task before the sweep re-enqueues it
+ENTITY_LOCK_WAIT = 20.0  # seconds a worker waits while another processes an event of the same record
+ENTITY_LOCK_TTL = 60.0  # a crashed holder frees the record this much later (renewed while held)
 
 
 def _enqueue(inbox_id: int) -> None:
@@ -58,19 +62,21 @@ def inbox_receive(
 ) -> tuple[Inbox, bool]:
     """Store the event unless (source, event_key) is already there; returns (row, created)."""
     key = _key(event_key)
+    fields = {"source": source, "event_key": key, "kind": kind[:64], "payload": payload, "connection": connection,
+              "headers": headers or {}, "raw_body": raw_body[:RAW_BODY_LIMIT].replace("\x00", "\ufffd")}
     try:
-        with transaction.atomic():
-            row = Inbox.objects.create(
-                source=source, event_key=key, kind=kind[:64], payload=payload, connection=connection,
-                headers=headers or {}, raw_body=raw_body[:RAW_BODY_LIMIT].replace("\x00", "\ufffd"),
-            )
-            if process:
-                _enqueue(row.pk)
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint: a duplicate must not break the caller's transaction
+                row = Inbox.objects.create(**fields)
+        else:  # autocommit: the INSERT commits by itself, one round trip instead of three
+            row = Inbox.objects.create(**fields)
     except IntegrityError:
         existing = Inbox.objects.filter(source=source, event_key=key).first()
         if existing is None:  # not a duplicate: the payload itself was refused by the database
             raise
         return existing, False
+    if process:
+        _enqueue(row.pk)
     return row, True
 
 
@@ -109,11 +115,40 @@ def inbox_process(inbox_id: int) -> Inbox:
 
     Remote reads (a CRM contact behind a webhook) happen first, outside any transaction:
     a token refreshed on the way must be committed at once, whatever the handler does.
+    Events about one remote record (the connector names it) are processed one at a time, read
+    and apply together: a worker that read the record earlier cannot apply its older read after
+    another worker applied a newer one. A row that waited too long fails and is retried.
     """
     row = Inbox.objects.select_related("connection").get(pk=inbox_id)
     if row.status in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
         return row
     connector = registry.get(row.connection.system) if row.connection else None
+    name = connector.inbox_lock_name(row) if connector is not None else ""
+    with ExitStack() as held:
+        if name:
+            try:
+                held.enter_context(named_lock(f"inbox:{name}", timeout=ENTITY_LOCK_TTL, wait=ENTITY_LOCK_WAIT,
+                                              renew=True))
+            except LockTimeout:
+                return _busy(inbox_id)
+        return _process(inbox_id, connector)
+
+
+def _busy(inbox_id: int) -> Inbox:
+    """Another worker kept the record's lock past our wait: fail this try, the sweep retries it."""
+    with transaction.atomic():
+        row = Inbox.objects.select_for_update(of=("self",)).select_related("connection").get(pk=inbox_id)
+        if row.status not in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
+            row.attempts += 1
+            row.status, row.error = Inbox.Status.FAILED, "another event of the same record was being processed"
+            row.save(update_fields=["status", "attempts", "error"])
+    return row
+
+
+def _process(inbox_id: int, connector: Any) -> Inbox:
+    row = Inbox.objects.select_related("connection").get(pk=inbox_id)  # again: it may be done meanwhile
+    if row.status in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
+        return row
     fetched, fetch_error = None, ""
     if connector is not None:
         try:
