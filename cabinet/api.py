@@ -17,7 +17,6 @@ from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -36,6 +35,7 @@ from cabinet.services import (
 from cabinet.session import session_contact, session_sign_in, session_sign_out
 from cabinet.throttles import CodeThrottle, VerifyThrottle
 from hub.models import Contact
+from hub.parsers import JsonParser, api_exception
 from mailings.services.codes import CodeRefused, CodeThrottled
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -82,7 +82,7 @@ def _refused(exc: CodeRefused) -> Response:
 class CabinetView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [JsonParser]
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []
 
@@ -105,6 +105,7 @@ class CabinetView(APIView):
                                                    f"{seconds} с.")
 
     def handle_exception(self, exc: Exception) -> Response:
+        exc = api_exception(exc)
         if isinstance(exc, exceptions.ParseError):  # DRF's own refusals are translated; the parser's text is not
             exc = exceptions.ParseError("Тело запроса — не JSON.")
         return super().handle_exception(exc)

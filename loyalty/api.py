@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -21,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.models import Card, Contact, Product
+from hub.parsers import JsonParser, api_exception
 from hub.services.contacts import contact_by_identity, contact_resolve
 from hub.services.inbox import inbox_reject
 from hub.services.normalize import phone_normalize
@@ -69,12 +69,13 @@ def _problem(detail: str, code: int = status.HTTP_400_BAD_REQUEST, **extra: Any)
 class LoyaltyView(APIView):
     authentication_classes = [KeyAuthentication]
     permission_classes = [HasKey]
-    parser_classes = [JSONParser]
+    parser_classes = [JsonParser]
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []
     keep_refused = False  # writes keep what they refused
 
     def handle_exception(self, exc: Exception) -> Response:
+        exc = api_exception(exc)
         if isinstance(exc, exceptions.ParseError):
             exc = exceptions.ParseError("Тело запроса — не JSON.")
         if isinstance(exc, exceptions.NotAuthenticated):

@@ -10,7 +10,7 @@ from connectors.amocrm import mapping
 from connectors.amocrm.adapter import AmoCRMAdapter
 from connectors.amocrm.client import limiter_for
 from connectors.base.ratelimit import RateLimiter
-from connectors.base.webhooks import require_post, require_secret
+from connectors.base.webhooks import form_fields, require_post, require_secret
 from connectors.crm.connector import CrmConnector
 from hub.models import Connection
 from hub.sync.errors import WebhookRejected
@@ -27,11 +27,11 @@ class AmoCRMConnector(CrmConnector):
 
     def verify_webhook(self, connection: Connection, request: HttpRequest) -> None:
         require_post(request)
-        require_secret(connection.settings.get("subdomain") or "", request.POST.get("account[subdomain]", ""),
+        require_secret(connection.settings.get("subdomain") or "", form_fields(request).get("account[subdomain]", ""),
                        "Webhook is not from this connection's amoCRM account.")
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
-        form = request.POST.dict()
+        form = form_fields(request).dict()
         try:
             events = mapping.events_from_form(form)
         except ValueError as exc:

@@ -77,13 +77,20 @@ class BonusProgramConnector(Connector):
         if not client_id:
             return None
         client = ProgramClient(id=client_id, phone=str(row.payload.get("phone") or ""))
-        return account_fetch(self.program(row.connection), client)
+        try:
+            return account_fetch(self.program(row.connection), client)
+        except ProgramError as exc:
+            if exc.retryable:
+                raise
+            return exc  # refused for good (e.g. no such client): retrying cannot help, handle_inbox rejects
 
     def handle_inbox(self, row: Inbox, fetched: Any = None) -> Any:
         if row.kind != CLIENT_CHANGED:
             raise ValidationError(f"Unknown bonus program event {row.kind!r}.")
         if fetched is None:
             raise ValidationError("The event names no client.")
+        if isinstance(fetched, ProgramError):
+            raise ValidationError(f"{self.title}: {fetched.message}")
         program = self.program(row.connection)
         contact = program_contact(program, fetched.client)
         mirrored = account_mirror(program, contact, fetched)

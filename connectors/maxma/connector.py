@@ -78,7 +78,7 @@ class MaxmaConnector(BonusProgramConnector):
             if isinstance(event_id, bool) or not isinstance(event_id, str | int) or not str(event_id).strip():
                 raise WebhookRejected(f"Event #{n} has no eventId.")
             name = event.get("event")
-            if name not in mapping.CLIENT_EVENTS:
+            if not isinstance(name, str) or name not in mapping.CLIENT_EVENTS:  # a list is unhashable
                 continue  # an event the hub does not use: acknowledged, nothing to do
             phone = mapping.event_phone(event)
             if not phone:

@@ -16,6 +16,11 @@ from hub.sync.errors import WebhookRejected
 from hub.sync.types import InboundEvent, WebhookParse
 
 
+def _text(value: object) -> str:
+    """An id or a phone as text; "" for what is none (a list, an object, true/false, null)."""
+    return str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+
+
 class SamosaleConnector(BonusProgramConnector):
     system = "samosale"
     title = _("SamoSale")
@@ -31,12 +36,12 @@ class SamosaleConnector(BonusProgramConnector):
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         data = json_body(request)
-        event_id, client_id = data.get("event_id"), data.get("client_id")
+        event_id, client_id = _text(data.get("event_id")), _text(data.get("client_id"))
         if not event_id or not client_id:
-            raise WebhookRejected("event_id and client_id are required.")
+            raise WebhookRejected("event_id and client_id are required (a string or a number each).")
         if data.get("event") != mapping.BALANCE_CHANGED:
             return WebhookParse()  # an event we do not use: acknowledged, nothing to do
         return WebhookParse(events=[InboundEvent(
             event_key=f"samosale:{event_id}", kind=CLIENT_CHANGED,
-            payload={"client_id": str(client_id), "phone": str(data.get("phone") or ""),
-                     "operation_id": str(data.get("operation_id") or "")})])
+            payload={"client_id": client_id, "phone": _text(data.get("phone")),
+                     "operation_id": _text(data.get("operation_id"))})])

@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from connectors.base.connector import Connector
-from connectors.base.webhooks import require_post, require_secret
+from connectors.base.webhooks import require_post, require_secret, webhook_connection
 from connectors.tilda import mapping
 from hub.models import ClientRequest, Connection, Contact, Inbox, Product
 from hub.models.consent import ConsentRecord, Purpose
@@ -98,7 +98,7 @@ class TildaConnector(Connector):
         """The key is not kept in the Inbox: its value in a form or JSON body is masked."""
         match = getattr(request, "resolver_match", None)
         key = (match.kwargs.get("key") if match else "") or ""
-        connection = Connection.objects.filter(system=self.system, key=key).first() if key else None
+        connection = webhook_connection(self.system, key)[0] if key else None  # the view's copy: no query
         field = re.escape(_key_field(connection))
         raw_body = re.sub(rf"(?i)((?:^|&){field}=)[^&]*", r"\1***", raw_body)
         return re.sub(rf'(?i)("{field}"\s*:\s*)"(?:[^"\\]|\\.)*"', r'\1"***"', raw_body)

@@ -166,7 +166,7 @@ def button_data(payload: Any) -> str:
         return ""
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested absurdly deep: no button of ours
         return ""
     data = value.get("data") if isinstance(value, dict) else None
     return data if isinstance(data, str) else ""

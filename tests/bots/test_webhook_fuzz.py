@@ -51,10 +51,10 @@ def _bots():
         consent_text_publish(purpose="personal_data", version="1", text="ПДн", operator_name="ООО")
         consent_text_publish(purpose="marketing", version="1", text="Рассылки", operator_name="ООО")
     telegram, _ = connection_upsert(name="TG", system="telegram", base_url="http://127.0.0.1:9",
-                                    credentials={"token": "1:x", "webhook_secret": "tg-secret"}, enabled=False)
+                                    credentials={"token": "1:x", "webhook_secret": "tg-secret"})
     vk, _ = connection_upsert(name="VK", system="vk", base_url="http://127.0.0.1:9",
                               credentials={"access_token": "x", "secret": "emu-secret", "confirmation": "c0nf"},
-                              settings={"group_id": 229000001}, enabled=False)
+                              settings={"group_id": 229000001})
     return telegram, vk
 
 
