@@ -106,6 +106,8 @@ def webhook_receive(request: HttpRequest, system: str, key: str) -> HttpResponse
                                        raw_body=raw)
                 created += int(new)
     except (DataError, IntegrityError) as exc:
+        if not Connection.objects.filter(pk=connection.pk, enabled=True).exists():
+            raise Http404("Unknown webhook") from exc  # deleted in another process since it was cached
         return reject(f"The payload cannot be stored: {type(exc).__name__}.")
     log.debug("webhook %s: %d events, %d new", source, len(parsed.events), created)  # the row is the record
     return _respond(parsed.response_body, parsed.response_status)
