@@ -11,7 +11,11 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from connectors.base.emulator import Emulator
+from hub.models import Connection, Inbox
 from hub.services.outbox import outbox_drain
+
+# What the webhook view answers when a connector's parser crashed: a bug, never a fuzz verdict.
+PARSER_CRASHED = "The request could not be read; it was kept for investigation."
 
 
 def drain_outbox() -> int:
@@ -20,6 +24,17 @@ def drain_outbox() -> int:
     while (report := outbox_drain()).total:
         sent += report.sent
     return sent
+
+
+def assert_webhook_answer_kept(answer: Any, connection: Connection, before: int) -> None:
+    """No 5xx; a refusal names its reason (not a parser crash), is kept as rejected, and nothing
+    else of that request (Inbox rows after ``before``) was stored."""
+    assert answer.status_code < 500, answer.content[:300]
+    if answer.status_code >= 400:
+        reason = answer.json()["error"]
+        assert reason.strip() and reason != PARSER_CRASHED, reason
+        assert Inbox.objects.filter(connection=connection, status=Inbox.Status.REJECTED, error=reason).exists()
+        assert not Inbox.objects.filter(pk__gt=before).exclude(status=Inbox.Status.REJECTED).exists()
 
 
 def run_at_once(workers: int, work: Callable[[int], Any]) -> list[BaseException]:

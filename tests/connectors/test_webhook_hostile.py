@@ -23,6 +23,7 @@ from connectors.site import mapping as site_mapping
 from hub.models import Connection, Contact, Inbox, Outbox
 from hub.services.connections import connection_upsert
 from hub.services.inbox import inbox_process
+from tests.helpers import PARSER_CRASHED
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,6 @@ DOORS: dict[str, Callable[[], Door]] = {
 }
 
 DEEP = 10_000
-CRASHED = "The request could not be read; it was kept for investigation."
 
 
 # fields that make an object look like an event to most systems, so odd values get further in
@@ -176,7 +176,7 @@ def _check(door: Door, body: bytes, content_type: str) -> tuple[int, str]:
             return answer.status_code, f"no reason in the answer: {answer.content[:200]!r}"
         if not isinstance(reason, str) or not reason.strip():
             return answer.status_code, f"an empty reason: {reason!r}"
-        if reason == CRASHED:
+        if reason == PARSER_CRASHED:
             return answer.status_code, "the connector's parser crashed (the view's catch-all answered)"
         if not Inbox.objects.filter(source=f"{door.connection.system}:{door.connection.pk}",
                                     status=Inbox.Status.REJECTED, error=reason[:4000]).exists():
