@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(Exception):
@@ -52,12 +55,21 @@ def named_lock(name: str, timeout: float = 30.0, wait: float = 30.0, *, renew: b
 
 
 def _keep(lock: object, timeout: float, stop: threading.Event) -> None:
-    """Extend a held Redis lock back to its full timeout until told to stop; a Redis outage
-    only ends the renewals (the lock then expires, as for a crashed holder)."""
-    from redis.exceptions import LockError, RedisError
+    """Extend a held Redis lock back to its full timeout until told to stop. A Redis hiccup is
+    retried until the lock would have expired; only a lock no longer ours (expired, Redis
+    restarted empty) ends the renewals."""
+    import time
 
-    while not stop.wait(timeout / 3):
+    from redis.exceptions import LockNotOwnedError, RedisError
+
+    expires = time.monotonic() + timeout
+    while not stop.wait(timeout / 3 if time.monotonic() + timeout / 3 < expires else 0.5):
         try:
             lock.reacquire()  # type: ignore[attr-defined]
-        except (LockError, RedisError):
+            expires = time.monotonic() + timeout
+        except LockNotOwnedError:
+            log.warning("lock %s lost while held", getattr(lock, "name", "?"))
             return
+        except RedisError:
+            if time.monotonic() >= expires:
+                return

@@ -52,6 +52,17 @@ def _age(now: dt.datetime, moment: dt.datetime | None) -> float | None:
     return None if moment is None else max((now - moment).total_seconds(), 0.0)
 
 
+def _broker_queue_length() -> int | None:
+    """Tasks waiting in the default queue, read from the broker itself (it may be another Redis
+    than REDIS_URL); None for brokers we do not read (RabbitMQ has its own metrics)."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis"):
+        return None
+    from hub.redis import redis_for
+
+    return int(redis_for(url).llen("celery"))
+
+
 class HubCollector(Collector):
     """Gauges per connection (labels: id and system; names are the operator's, ids are stable)."""
 
@@ -68,31 +79,34 @@ class HubCollector(Collector):
                                      "Seconds since the last successful push", labels=labels)
         pull_failures = GaugeMetricFamily("hub_connection_pull_failures",
                                           "Pulls failed in a row", labels=labels)
+        interval = GaugeMetricFamily("hub_connection_poll_interval_seconds",
+                                     "The operator's poll interval", labels=labels)
         for c in connections:
             enabled.add_metric(key[c.pk], 1.0 if c.enabled else 0.0)
+            interval.add_metric(key[c.pk], float(c.poll_interval))
             pull_failures.add_metric(key[c.pk], float(c.pull_failures))
             if (age := _age(now, c.last_pull_at)) is not None:
                 pull_age.add_metric(key[c.pk], age)
             if (age := _age(now, c.last_push_at)) is not None:
                 push_age.add_metric(key[c.pk], age)
-        yield from (enabled, pull_age, push_age, pull_failures)
+        yield from (enabled, pull_age, push_age, pull_failures, interval)
 
         rows = GaugeMetricFamily("hub_outbox_rows", "Outbox rows not yet sent, by status",
                                  labels=[*labels, "status"])
-        oldest = GaugeMetricFamily("hub_outbox_oldest_due_age_seconds",
-                                   "How long the oldest due row has waited: the push lag", labels=labels)
+        oldest = GaugeMetricFamily("hub_outbox_oldest_unsent_age_seconds",
+                                   "Age of the oldest change not yet delivered (pending, sending, retrying): "
+                                   "the push lag, whether the rows wait for a worker or for the provider",
+                                   labels=labels)
         by_connection = (Outbox.objects.filter(status__in=OPEN).values("connection_id")
                          .annotate(**{s: Count("pk", filter=Q(status=s)) for s in OPEN},
-                                   due=Min("next_attempt_at", filter=Q(
-                                       status__in=[Outbox.Status.PENDING, Outbox.Status.FAILED],
-                                       next_attempt_at__lte=now))))
+                                   first=Min("created_at", filter=~Q(status=Outbox.Status.DEAD))))
         for row in by_connection:
             labels_of = key.get(row["connection_id"])
             if labels_of is None:  # a connection created after we listed them
                 continue
             for status in OPEN:
                 rows.add_metric([*labels_of, str(status)], float(row[status]))
-            if (age := _age(now, row["due"])) is not None:
+            if (age := _age(now, row["first"])) is not None:
                 oldest.add_metric(labels_of, age)
         yield from (rows, oldest)
 
@@ -116,9 +130,8 @@ class HubCollector(Collector):
         from hub.redis import redis_client
 
         try:
-            client = redis_client()
-            counts = client.hgetall(HTTP_COUNTS_KEY)
-            queue = client.llen("celery") if settings.CELERY_BROKER_URL.startswith("redis") else None
+            counts = redis_client().hgetall(HTTP_COUNTS_KEY)
+            queue = _broker_queue_length()
         except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
             log.warning("metrics: Redis unavailable: %s", type(exc).__name__)
             yield GaugeMetricFamily("hub_redis_up", "1 when Redis answered the scrape", value=0.0)

@@ -8,9 +8,14 @@ import redis
 from django.conf import settings
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
+def redis_for(url: str) -> redis.Redis:
+    """A client for another Redis than REDIS_URL (the broker's, when it is set apart)."""
+    return _client(url)
 
 
 def redis_client() -> redis.Redis:

@@ -106,7 +106,11 @@ class Bitrix24Adapter:
                      else mapping.duplicate_ids(result))
             candidates.setdefault(int(cmd[1:]), set()).update(found)
         wanted = sorted({i for found in candidates.values() for i in found}, key=int)
-        rows = self._raise_first(self._run({i: command(mapping.CONTACT_GET, {"id": i}) for i in wanted}))
+        read = self._run({i: command(mapping.CONTACT_GET, {"id": i}) for i in wanted})
+        for error in read.errors.values():  # a candidate we may not read (deleted, access denied) is skipped
+            if not isinstance(error, SyncError) or error.retryable:
+                raise error
+        rows = read.ids
         matches: dict[str, list[str]] = {}
         for n, (key, contact, since) in enumerate(items):
             ours = [i for i in sorted(candidates.get(n, ()), key=int) if isinstance(rows.get(i), dict)

@@ -3,10 +3,11 @@ per event kind into the pipeline/stage the operator routed, CRM changes back int
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ from hub.services.external_refs import (
     external_refs_link_many,
     fingerprint,
 )
-from hub.sync.errors import FatalError, RateLimited, SyncError
+from hub.sync.errors import FatalError, RateLimited, RetryableError, SyncError
 from hub.sync.types import CheckResult, InboundEvent, PushResult
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,18 @@ DEAL_ACTIONS = {"purchase.created": "purchase", "pass.created": "pass", "preorde
 DEAL_REF_KINDS = ("purchase", "purchase_line", "pass", "preorder", "booking", "ticket_sale")
 DEAL_FETCHED = ("crm.deal.add", "crm.deal.update", "crm.deal.stage")
 REQUEST = "request.created"
+
+
+@contextlib.contextmanager
+def _lookup_retryable() -> Iterator[None]:
+    """A lookup for an unanswered create that fails, for whatever reason, is retried: the row
+    must neither go dead nor be created blind (it may exist there)."""
+    try:
+        yield
+    except SyncError as exc:
+        if exc.retryable:
+            raise
+        raise RetryableError(f"could not check whether an earlier create already made it: {exc}") from exc
 
 
 class CrmConnector(Connector):
@@ -320,7 +333,8 @@ class CrmConnector(Connector):
         when) already made."""
         if not sent:
             return {}
-        found = port.find_contacts([(str(pk), new[pk], since) for (_, pk), since in sent.items() if pk in new])
+        with _lookup_retryable():
+            found = port.find_contacts([(str(pk), new[pk], since) for (_, pk), since in sent.items() if pk in new])
         claimed = recovery.candidates_claim(connection, ["contact"],
                                             {("contact", int(key)): ids for key, ids in found.items()})
         if claimed:
@@ -415,7 +429,8 @@ class CrmConnector(Connector):
         create (``sent``: when) already made → their ids."""
         if not new:
             return {}
-        found = port.find_deals([(key, deal, sent[identity]) for key, deal, identity in new])
+        with _lookup_retryable():
+            found = port.find_deals([(key, deal, sent[identity]) for key, deal, identity in new])
         wanted = {key: identity for key, _, identity in new}
         claimed = recovery.candidates_claim(connection, (*DEAL_REF_KINDS, "client_request"),
                                             {wanted[key]: ids for key, ids in found.items() if key in wanted})

@@ -42,13 +42,13 @@ def creates_unconfirmed(connection: Connection, keys: Iterable[Key]) -> dict[Key
 
 
 def creates_sending(connection: Connection, keys: Iterable[Key]) -> None:
-    """Remember, before sending, that these may exist in the CRM from now on. Called after the
-    lookup found nothing for a key, so an older time is rightly replaced by this attempt's."""
+    """Remember, before sending, that these may exist in the CRM from now on. An earlier mark is
+    kept as it is: a lookup that found nothing may only have run before the CRM's search caught
+    up, so later lookups must still cover the first create's time."""
     rows = [ExternalRef(connection=connection, kind=PENDING + kind, local_id=local_id, external_id=str(local_id))
             for kind, local_id in dict.fromkeys(keys)]
     if rows:
-        ExternalRef.objects.bulk_create(rows, update_conflicts=True, update_fields=["updated_at"],
-                                        unique_fields=["connection", "kind", "external_id"])
+        ExternalRef.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def creates_confirmed(connection: Connection, keys: Iterable[Key]) -> None:

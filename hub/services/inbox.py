@@ -26,7 +26,9 @@ RAW_BODY_LIMIT = 256 * 1024
 
 
 STUCK_AFTER = 300  # seconds a "received" row may wait for its task before the sweep re-enqueues it
-ENTITY_LOCK_WAIT = 20.0  # seconds a worker waits while another processes an event of the same record
+# Seconds a worker waits while another processes an event of the same record; short, as a
+# waiting worker serves nobody else (the holder may itself wait on the CRM's rate limit).
+ENTITY_LOCK_WAIT = 5.0
 ENTITY_LOCK_TTL = 60.0  # a crashed holder frees the record this much later (renewed while held)
 
 
@@ -135,13 +137,14 @@ def inbox_process(inbox_id: int) -> Inbox:
 
 
 def _busy(inbox_id: int) -> Inbox:
-    """Another worker kept the record's lock past our wait: fail this try, the sweep retries it."""
+    """Another worker kept the record's lock past our wait: the sweep retries this one. No
+    attempt is used up: being busy is not the event's fault, and a busy record must not make
+    its events give up."""
     with transaction.atomic():
         row = Inbox.objects.select_for_update(of=("self",)).select_related("connection").get(pk=inbox_id)
         if row.status not in (Inbox.Status.PROCESSED, Inbox.Status.REJECTED):
-            row.attempts += 1
             row.status, row.error = Inbox.Status.FAILED, "another event of the same record was being processed"
-            row.save(update_fields=["status", "attempts", "error"])
+            row.save(update_fields=["status", "error"])
     return row
 
 

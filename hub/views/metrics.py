@@ -1,5 +1,6 @@
 """/metrics for Prometheus. Guarded by a bearer token (HUB_METRICS_TOKEN); without one,
-only scrapes from this machine are answered, so a fresh install exposes nothing."""
+only direct scrapes from this machine are answered (not through a proxy), so a fresh
+install exposes nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def _allowed(request: HttpRequest) -> bool:
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(given.encode(), token.encode())
-    return request.META.get("REMOTE_ADDR") in LOOPBACK
+    # Through a proxy on this machine every visitor comes from 127.0.0.1: then a token is needed.
+    forwarded = "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META
+    return request.META.get("REMOTE_ADDR") in LOOPBACK and not forwarded
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -69,6 +69,17 @@ def _verified(connector: Any, connection: Connection, cached: bool, request: Htt
 
 @csrf_exempt
 def webhook_receive(request: HttpRequest, system: str, key: str) -> HttpResponse:
+    try:
+        return _receive(request, system, key)
+    except IntegrityError:
+        # The worker's copy of a connection deleted in another process: nothing can be stored
+        # against it, not even the refusal. Unknown now, as for any other key.
+        if not Connection.objects.filter(system=system, key=key, enabled=True).exists():
+            raise Http404("Unknown webhook") from None
+        raise
+
+
+def _receive(request: HttpRequest, system: str, key: str) -> HttpResponse:
     connector = registry.get(system)
     connection, cached = webhook_connection(system, key) if connector is not None else (None, False)
     if connector is None or connection is None:

@@ -160,3 +160,21 @@ def test_a_leads_deal_whose_create_answer_was_lost_is_linked_on_the_retry(crm):
     assert _their_deals(crm) == [made] and row.status == Outbox.Status.SENT and row.external_id == str(made)
     assert ExternalRef.objects.get(connection=crm.connection, kind="client_request",
                                    local_id=request.pk).external_id == str(made)
+
+
+def test_a_lookup_refused_outright_is_retried_never_dead_nor_created_blind(crm):
+    contact, _ = contact_upsert(ContactData(first_name="Вера", phones=["+79120000109"]))
+    _lose_next_answer(crm, "contact")
+    outbox_drain()
+    prefix = "/api/v4/contacts" if crm.system == "amocrm" else "/rest"
+    requests.post(f"{crm.emulator.url}/_emulator/faults", timeout=5,  # the lookup itself: a plain 400
+                  json={"status": 400, "times": 1, "path_prefix": prefix}).raise_for_status()
+    _retry_now()
+    outbox_drain()
+    row = Outbox.objects.get(action="contact.upsert")
+    assert row.status == Outbox.Status.FAILED and len(_their_contacts(crm)) == 1
+    _retry_now()
+    outbox_drain()
+    row.refresh_from_db()
+    assert row.status == Outbox.Status.SENT and len(_their_contacts(crm)) == 1
+    assert ExternalRef.objects.get(kind="contact", local_id=contact.pk).external_id == row.external_id

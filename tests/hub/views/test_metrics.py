@@ -23,8 +23,12 @@ def _samples(response) -> dict[tuple[str, tuple], float]:
 def test_queue_depth_lag_and_staleness_per_connection(client):
     now = timezone.now()
     crm = Connection.objects.create(name="CRM", system="amocrm", last_push_at=now - dt.timedelta(minutes=5))
-    Outbox.objects.create(connection=crm, action="contact.upsert", next_attempt_at=now - dt.timedelta(minutes=10))
-    Outbox.objects.create(connection=crm, action="contact.upsert", status=Outbox.Status.DEAD)
+    Outbox.objects.create(connection=crm, action="contact.upsert", created_at=now - dt.timedelta(minutes=10))
+    # Backing off after refusals: not due, yet the oldest change still waiting to be delivered.
+    Outbox.objects.create(connection=crm, action="deal.upsert", status=Outbox.Status.FAILED,
+                          created_at=now - dt.timedelta(minutes=20), next_attempt_at=now + dt.timedelta(hours=1))
+    Outbox.objects.create(connection=crm, action="contact.upsert", status=Outbox.Status.DEAD,
+                          created_at=now - dt.timedelta(days=3))  # waits for an operator: not the lag
     Outbox.objects.create(connection=crm, action="contact.upsert", status=Outbox.Status.SENT)
     Inbox.objects.create(source="tilda", event_key="1", received_at=now - dt.timedelta(minutes=3))
     Inbox.objects.create(source="tilda", event_key="2", status=Inbox.Status.FAILED)
@@ -37,8 +41,9 @@ def test_queue_depth_lag_and_staleness_per_connection(client):
     labels = (("connection", str(crm.pk)), ("system", "amocrm"))
     rows = {dict(key)["status"]: value for (name, key), value in got.items()
             if name == "hub_outbox_rows" and dict(key)["connection"] == str(crm.pk)}
-    assert rows == {"pending": 1, "sending": 0, "failed": 0, "dead": 1}  # sent rows are not a queue
-    assert 590 < got[("hub_outbox_oldest_due_age_seconds", labels)] < 700
+    assert rows == {"pending": 1, "sending": 0, "failed": 1, "dead": 1}  # sent rows are not a queue
+    assert 1190 < got[("hub_outbox_oldest_unsent_age_seconds", labels)] < 1300
+    assert got[("hub_connection_poll_interval_seconds", labels)] == 30
     assert 290 < got[("hub_connection_last_push_age_seconds", labels)] < 400
     assert ("hub_connection_last_pull_age_seconds", labels) not in got  # never pulled: no figure, not 0
     assert got[("hub_inbox_unprocessed", ())] == 1
@@ -74,6 +79,21 @@ def test_a_redis_outage_is_a_figure_not_an_error(client, settings):
 def test_only_this_machine_without_a_token(client):
     assert client.get("/metrics", REMOTE_ADDR="10.0.0.7").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    # A proxy on this machine: every visitor would come from 127.0.0.1.
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 403
+
+
+def test_the_broker_queue_is_read_from_the_broker_not_the_cache_redis(client, settings, redis_url):
+    from hub.redis import redis_for
+
+    broker = redis_url.rsplit("/", 1)[0] + "/14"
+    settings.REDIS_URL, settings.CELERY_BROKER_URL = redis_url, broker
+    redis_for(broker).delete("celery")
+    redis_for(broker).rpush("celery", "a", "b", "c")
+    try:
+        assert _samples(client.get("/metrics"))[("hub_broker_queue_length", ())] == 3
+    finally:
+        redis_for(broker).delete("celery")
 
 
 def test_a_token_when_configured(client, settings):

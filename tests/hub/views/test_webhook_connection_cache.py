@@ -67,3 +67,12 @@ def test_a_connection_deleted_elsewhere_is_unknown_not_a_server_error(client, we
 
     assert _post(client, webhook_connection, "e2").status_code == 404
     assert not Inbox.objects.filter(event_key="e2").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refusal_for_a_connection_deleted_elsewhere_is_unknown_not_a_server_error(client, webhook_connection):
+    assert _post(client, webhook_connection, "e1").status_code == 200
+    Inbox.objects.update(connection=None)
+    Connection.objects.filter(pk=webhook_connection.pk)._raw_delete(db.alias)
+
+    assert _post(client, webhook_connection, "e2", secret="wrong").status_code == 404
