@@ -167,10 +167,12 @@ def _buttons_for(channel: str, buttons: list[list[dict[str, str]]]) -> list[list
 
 def _store(messages: list[Message]) -> None:
     """Messages and their outbox rows, in batches (ids come back from the insert)."""
+    now = timezone.now()  # the same clock as the drain's (a field default would read its own)
     for start in range(0, len(messages), BATCH):
         part = Message.objects.bulk_create(messages[start:start + BATCH], batch_size=BATCH)
         Outbox.objects.bulk_create(
-            [Outbox(connection_id=m.connection_id, action=SEND, target_kind="message", target_id=m.pk) for m in part],
+            [Outbox(connection_id=m.connection_id, action=SEND, target_kind="message", target_id=m.pk,
+                    created_at=now, next_attempt_at=now) for m in part],
             batch_size=BATCH)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import timezone
 
 from hub.models import Outbox
 from mailings.models import Message
@@ -22,6 +23,7 @@ def messages_resend(ids: Iterable[int]) -> int:
     for message in rows:
         message.status, message.error = Message.Status.QUEUED, ""
         message.save(update_fields=["status", "error", "updated_at"])
+    now = timezone.now()
     Outbox.objects.bulk_create([Outbox(connection_id=m.connection_id, action=SEND, target_kind="message",
-                                       target_id=m.pk) for m in rows])
+                                       target_id=m.pk, created_at=now, next_attempt_at=now) for m in rows])
     return len(rows)
