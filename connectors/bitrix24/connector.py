@@ -3,7 +3,6 @@ verified by ``auth[application_token]`` (constant time) and the entity is fetche
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -16,9 +15,7 @@ from connectors.bitrix24 import mapping
 from connectors.bitrix24.adapter import Bitrix24Adapter
 from connectors.bitrix24.client import limiter_for
 from connectors.crm.connector import CrmConnector
-from connectors.crm.port import CrmEvent
 from hub.models import Connection
-from hub.services.external_refs import fingerprint
 from hub.sync.errors import WebhookRejected
 from hub.sync.types import WebhookParse
 
@@ -50,14 +47,6 @@ class Bitrix24Connector(CrmConnector):
             if len(value) >= 4:
                 raw_body = raw_body.replace(value, "***")
         return raw_body
-
-    @staticmethod
-    def version_of(event: CrmEvent) -> str:
-        """Bitrix24 events say only "deal 5 changed", with ``ts`` in whole seconds: two changes
-        within one second arrive as identical bodies, and the second must not be dropped as a
-        repeat (the first may have read the deal before it). So every delivery is kept; each is
-        processed by reading the current state, idempotently: a true redelivery costs one read."""
-        return f"{fingerprint(event.data)[:16]}:{time.time_ns()}"
 
     def parse_webhook(self, connection: Connection, request: HttpRequest) -> WebhookParse:
         form = form_fields(request).dict()
